@@ -1,0 +1,28 @@
+# Copyright: lepton.aiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Options shared by the modules that talk to a Docker Engine."""
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Docker Engine connection options."""
+
+    DOCUMENTATION = r"""
+options:
+  docker_host:
+    description:
+      - The Docker Engine API endpoint, for example C(unix:///var/run/docker.sock)
+        or C(tcp://127.0.0.1:2376).
+      - When not set, the E(DOCKER_HOST) environment variable, then the local socket.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for one Docker Engine API call.
+    type: int
+    default: 120
+requirements:
+  - docker (the Docker SDK for Python) >= 7.0
+notes:
+  - The modules talk to the Docker Engine API through the Docker SDK for
+    Python; no docker CLI is needed on the managed host.
+"""

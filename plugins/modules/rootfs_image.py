@@ -1,0 +1,129 @@
+#!/usr/bin/python
+# Copyright: lepton.aiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rootfs_image
+short_description: Build a base image from a distribution archive, without any registry
+description:
+  - Creates a minimal root filesystem with C(debootstrap) from a Debian or
+    Ubuntu archive, trusts extra CA certificates in it, and imports it into
+    the Docker Engine as an image. No container registry is involved.
+  - Idempotent by recipe. The suite, mirror, variant, package list and the
+    contents of the CA certificates are hashed and recorded in the image label
+    C(lepton.aiops.recipe); when O(name) exists with the same hash, nothing is
+    done.
+  - Building takes about a minute with a nearby mirror.
+version_added: 0.1.0
+author: lepton.aiops maintainers
+extends_documentation_fragment:
+  - lepton.aiops.docker
+options:
+  name:
+    description: The image reference to create, C(repository[:tag]).
+    type: str
+    required: true
+  suite:
+    description: The distribution suite (C(bookworm), C(trixie), C(jammy) ...).
+    type: str
+    default: bookworm
+  mirror:
+    description: The archive to bootstrap from.
+    type: str
+    default: http://deb.debian.org/debian
+  variant:
+    description: The debootstrap variant.
+    type: str
+    default: minbase
+    choices: [minbase, buildd, fakechroot]
+  packages:
+    description: Extra packages to include in the image.
+    type: list
+    elements: str
+    default: []
+  ca_certificates:
+    description:
+      - PEM CA certificate files on the managed host to trust inside the image
+        (for HTTPS through an intercepting proxy, for example). They are copied
+        in at build time and never stored elsewhere.
+    type: list
+    elements: path
+    default: []
+  work_dir:
+    description: Where to create the temporary root filesystem (needs about 500 MB).
+    type: path
+  force:
+    description: Rebuild even when an image of the same recipe exists.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+requirements:
+  - debootstrap and tar on the managed host
+"""
+
+EXAMPLES = r"""
+- name: Build a Debian 12 base image with Python
+  lepton.aiops.rootfs_image:
+    name: lepton/base:bookworm
+    packages: [python3, ca-certificates]
+"""
+
+RETURN = r"""
+image:
+  description: The image after the task.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The image reference.
+      type: str
+    id:
+      description: The image id (null in check mode when it would be built).
+      type: str
+    recipe:
+      description: The recipe hash recorded in the C(lepton.aiops.recipe) label.
+      type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
+    DOCKER_ARGUMENT_SPEC, DOCKER_IMPORT_ERROR, HAS_DOCKER, DockerClient, DockerError)
+from ansible_collections.lepton.aiops.plugins.module_utils._image import ensure_rootfs_image
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            DOCKER_ARGUMENT_SPEC,
+            name=dict(type='str', required=True),
+            suite=dict(type='str', default='bookworm'),
+            mirror=dict(type='str', default='http://deb.debian.org/debian'),
+            variant=dict(type='str', default='minbase', choices=['minbase', 'buildd', 'fakechroot']),
+            packages=dict(type='list', elements='str', default=[]),
+            ca_certificates=dict(type='list', elements='path', default=[]),
+            work_dir=dict(type='path'),
+            force=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
+    params = dict((k, v) for k, v in module.params.items() if k not in DOCKER_ARGUMENT_SPEC)
+    try:
+        client = DockerClient(module.params['docker_host'], module.params['timeout'])
+        result = ensure_rootfs_image(client, check_mode=module.check_mode, **params)
+    except (DockerError, OSError) as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop('diff')
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
