@@ -402,3 +402,83 @@ def rewrap_file(path, private_key_for, key_id, key_version, public_key, dest=Non
                     break
                 out.write(view[:got])
     return old, new
+
+
+# -- desired state of one file (used by the encrypted_file module) -------------
+
+STATES = ("encrypted", "decrypted", "rewrapped")
+
+
+def _describe(path):
+    """What a diff may show about a file: never content or key material."""
+    if not os.path.exists(path):
+        return dict(path=path, exists=False)
+    header = peek_header(path)
+    if header is None:
+        return dict(path=path, exists=True, encrypted=False)
+    return dict(path=path, exists=True, encrypted=True, key_id=header.key_id, key_version=header.key_version)
+
+
+def plan(path, dest, state, keyring):
+    """The action needed to bring ``dest`` (or ``path`` in place) to ``state``.
+
+    One of ``none``, ``encrypt``, ``decrypt``, ``rewrap``; reads files but
+    writes nothing, so check mode can use it. ``keyring`` provides ``name``,
+    ``current_version`` and ``private_key_for(key_id, version)``.
+    """
+    if state not in STATES:
+        raise EnvelopeError("state must be one of %s, got %r" % (", ".join(STATES), state))
+    if not os.path.isfile(path):
+        raise EnvelopeError("%s does not exist or is not a regular file" % path)
+    header = peek_header(path)
+    if header is not None and header.key_id != keyring.name:
+        raise EnvelopeError("%s is encrypted with keyring %r, not %r" % (path, header.key_id, keyring.name))
+    if state == "rewrapped":
+        if dest:
+            raise EnvelopeError("dest is not used with state=rewrapped: the file is re-wrapped in place")
+        if header is None:
+            return "encrypt"
+        return "none" if header.key_version == keyring.current_version else "rewrap"
+    if not dest or os.path.abspath(dest) == os.path.abspath(path):
+        if state == "encrypted":
+            return "none" if header is not None else "encrypt"
+        return "decrypt" if header is not None else "none"
+    if state == "encrypted":
+        if header is not None:
+            raise EnvelopeError("%s is already encrypted; give the plaintext file as path" % path)
+        target = peek_header(dest) if os.path.isfile(dest) else None
+        if target is not None and target.key_id == keyring.name and \
+                matches_plaintext(dest, path, keyring.private_key_for):
+            return "none"
+        return "encrypt"
+    if header is None:
+        raise EnvelopeError("%s is not an encrypted file (wrong magic bytes), so it cannot be decrypted" % path)
+    return "none" if matches_plaintext(path, dest, keyring.private_key_for) else "decrypt"
+
+
+def ensure(path, dest, state, keyring, chunk_size=DEFAULT_CHUNK_SIZE, check_mode=False):
+    """Bring a file to ``state``; returns changed, action, before and after descriptions."""
+    from ansible_collections.lepton.aiops.plugins.module_utils._keyring import KeyringError
+
+    target = dest or path
+    try:
+        action = plan(path, dest, state, keyring)
+        before = _describe(target)
+        if action != "none" and not check_mode:
+            if action == "encrypt":
+                encrypt_file(path, target, keyring.name, keyring.current_version, keyring.public_key(),
+                             chunk_size)
+            elif action == "decrypt":
+                decrypt_file(path, target, keyring.private_key_for)
+            else:
+                rewrap_file(path, keyring.private_key_for, keyring.name, keyring.current_version,
+                            keyring.public_key())
+    except KeyringError as exc:
+        raise EnvelopeError(str(exc))
+    if action == "none" or not check_mode:
+        after = _describe(target)
+    else:
+        after = dict(path=target, exists=True, encrypted=action != "decrypt")
+        if action != "decrypt":
+            after.update(key_id=keyring.name, key_version=keyring.current_version)
+    return dict(changed=action != "none", action=action, before=before, after=after)

@@ -226,3 +226,57 @@ class Keyring:
             write_atomic(os.path.join(self.path, METADATA),
                          (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8"), 0o644)
         return self.describe()
+
+    def remove(self):
+        """Delete the keyring files this code writes, then the directory if empty."""
+        meta = self.metadata()
+        for entry in meta["versions"]:
+            for kind in ("key", "pub"):
+                try:
+                    os.unlink(self._key_path(entry["version"], kind))
+                except OSError:
+                    pass
+        os.unlink(os.path.join(self.path, METADATA))
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def _summary(description):
+    if not description.get("exists"):
+        return dict(exists=False)
+    return dict(exists=True, name=description["name"], current_version=description["current_version"],
+                versions=[v["version"] for v in description["versions"]], protected=description["protected"])
+
+
+def ensure(keyring, name, state, version=None, rotate_after_days=None, bits=MIN_BITS, check_mode=False):
+    """Bring a keyring to ``state``; the module result without key material."""
+    if bits < MIN_BITS:
+        raise KeyringError("RSA keys must have at least %d bits, got %d" % (MIN_BITS, bits))
+    if version is not None and version < 1:
+        raise KeyringError("version must be 1 or more, got %d" % version)
+    before = keyring.describe()
+    added = []
+    if state == "absent":
+        changed = before["exists"]
+        if changed and not check_mode:
+            keyring.remove()
+        after = dict(path=keyring.path, exists=False)
+    else:
+        if before["exists"]:
+            keyring.check_passphrase()
+        count = keyring.plan(name, version, rotate_after_days)
+        first = before.get("current_version", 0) + 1
+        added = list(range(first, first + count))
+        changed = count > 0
+        if changed and not check_mode:
+            after = keyring.add_versions(name, count, bits)
+        elif changed:
+            after = dict(before, exists=True, name=name, current_version=added[-1],
+                         versions=before.get("versions", []) + [dict(version=v) for v in added],
+                         protected=before.get("protected", keyring._passphrase is not None))
+        else:
+            after = before
+    return dict(changed=changed, keyring=after, added_versions=added,
+                diff=dict(before=_summary(before), after=_summary(after)))

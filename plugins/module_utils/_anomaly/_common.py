@@ -9,11 +9,11 @@ import math
 
 try:
     import numpy as np
-    from scipy.special import erfc, ndtr, ndtri
+    from scipy.special import erfc, ndtri
     HAS_NUMERIC = True
 except ImportError:  # pragma: no cover - reported by the module
     np = None
-    erfc = ndtr = ndtri = None
+    erfc = ndtri = None
     HAS_NUMERIC = False
 
 SQRT2 = math.sqrt(2.0)
@@ -52,7 +52,7 @@ def phi(x):
 
 def tail_score(z):
     """Map |z| to a score in [0, 1]: 1 - two-sided tail probability (one point)."""
-    if z != z:
+    if math.isnan(z):
         return float("nan")
     return 1.0 - math.erfc(abs(z) / SQRT2)
 

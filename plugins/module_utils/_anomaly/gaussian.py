@@ -123,7 +123,7 @@ class GaussianModel:
     def score_one(self, value):
         """One-point :meth:`score`, plain Python floats (same numbers)."""
         x = float(value)
-        if x != x:
+        if math.isnan(x):
             return float("nan")
         if self.sigma_ > 0.0:
             z = (x - self.mu_) / self.sigma_
@@ -138,7 +138,7 @@ class GaussianModel:
     def prob_within_one(self, value):
         """One-point :meth:`prob_within`."""
         x = float(value)
-        if x != x:
+        if math.isnan(x):
             return float("nan")
         if self.sigma_ > 0.0:
             z = (x - self.mu_) / self.sigma_
@@ -188,7 +188,7 @@ def system_probability_one(probabilities):
     """One-point :func:`system_probability` over a list of per-service values."""
     out, seen = 1.0, False
     for p in probabilities:
-        if p == p:
+        if not math.isnan(p):
             out *= p
             seen = True
     return out if seen else float("nan")

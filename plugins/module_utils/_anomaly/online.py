@@ -56,7 +56,7 @@ class _Online:
         0.0 during the first ``warmup`` points, NaN for NaN.
         """
         x = float(value)
-        if x != x:
+        if math.isnan(x):
             return float("nan")
         z = self._z(x)
         return abs(z) if self.two_sided else z
@@ -92,7 +92,7 @@ class EwmaDetector(_Online):
         self.reset()
 
     def reset(self):
-        if not self.halflife > 0:
+        if self.halflife <= 0:
             raise ValueError("halflife must be a positive number of points, got %r." % self.halflife)
         self.lambda_ = 1.0 - 0.5 ** (1.0 / float(self.halflife))
         self.mean_ = 0.0

@@ -52,7 +52,7 @@ class SeasonalBaseline:
 
     def fit(self, timestamps, values):
         """Learn mu_[slot], sigma_[slot] from baseline points."""
-        if not self.period > 0 or int(self.slots) < 1:
+        if self.period <= 0 or int(self.slots) < 1:
             raise ValueError("period must be positive and slots at least 1.")
         ts = as_float_array(timestamps, "timestamps")
         x = as_float_array(values, "values")
@@ -103,7 +103,7 @@ class SeasonalBaseline:
     def score_one(self, timestamp, value):
         """One-point :meth:`score` (same numbers)."""
         t, x = float(timestamp), float(value)
-        if x != x or t != t:
+        if math.isnan(x) or math.isnan(t):
             return float("nan")
         s = int(math.floor(math.fmod(t, self.period) % self.period / (self.period / self.slots))) % int(self.slots)
         mu, sd = float(self.mu_[s]), float(self.sigma_[s])

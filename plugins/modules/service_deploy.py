@@ -1,0 +1,269 @@
+#!/usr/bin/python
+# Copyright: lepton.aiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: service_deploy
+short_description: Run N replicas of a service on a Docker host, with health-gated rolling updates and rollback
+description:
+  - Runs O(replicas) containers of O(image) named C(<name>-<slot>), each
+    publishing O(container_port) on O(bind_address) at port
+    O(published_port_start) + slot, labelled C(lepton.service) and
+    C(lepton.version).
+  - A replica is up to date when its container spec (image id, environment,
+    limits, healthcheck, security options ...) hashes to the desired one. On
+    any change the module rolls: it starts O(batch_size) new replicas, waits
+    until each answers O(readiness_path) with HTTP 200 (and Docker's
+    healthcheck is not unhealthy), then gracefully stops as many old ones.
+  - If a new replica is not ready within O(health_timeout), the rollout is
+    rolled back (O(rollback)); the new replicas are removed and the retired
+    old ones started again, so the old version keeps serving; the task fails
+    and reports C(rolled_back=true).
+  - Returns the endpoints of the ready replicas, for load balancers and
+    Prometheus.
+  - Containers run hardened by default; a read-only root filesystem with a
+    tmpfs C(/tmp), all capabilities dropped, and C(no-new-privileges). The
+    user is the image's (the demo image runs as an unprivileged user).
+version_added: 0.1.0
+author: lepton.aiops maintainers
+extends_documentation_fragment:
+  - lepton.aiops.docker
+options:
+  name:
+    description: The service name; containers are C(<name>-<slot>).
+    type: str
+    required: true
+  state:
+    description: C(present) runs the replicas; C(absent) stops and removes every replica.
+    type: str
+    choices: [present, absent]
+    default: present
+  image:
+    description: The image to run (must exist on the host). Required with O(state=present).
+    type: str
+  version:
+    description: The version label; defaults to the image tag.
+    type: str
+  replicas:
+    description: How many replicas to run.
+    type: int
+    default: 1
+  bind_address:
+    description: The host address the replicas' ports are published on.
+    type: str
+    default: 127.0.0.1
+  published_port_start:
+    description: Host port of slot 0; slot N publishes on this + N.
+    type: int
+    default: 18080
+  container_port:
+    description: The port the service listens on inside the container.
+    type: int
+    default: 8000
+  command:
+    description: Override the image command.
+    type: list
+    elements: str
+  env:
+    description: Environment variables.
+    type: dict
+    default: {}
+  labels:
+    description: Extra container labels.
+    type: dict
+    default: {}
+  cpus:
+    description: CPU limit in cores (for example C(0.5)).
+    type: float
+  memory:
+    description: Memory limit (C(512m), C(2g) or bytes).
+    type: str
+  gpus:
+    description: GPUs to give each replica, C(all) or a count (needs the NVIDIA runtime on the host).
+    type: str
+  healthcheck:
+    description: Override the image's Docker healthcheck.
+    type: dict
+    suboptions:
+      test:
+        description: The check command, for example C([CMD, curl, -f, http://127.0.0.1:8000/healthz]).
+        type: list
+        elements: str
+        required: true
+      interval:
+        description: Seconds between checks.
+        type: float
+      timeout:
+        description: Seconds before one check counts as failed.
+        type: float
+      retries:
+        description: Failed checks before the container is unhealthy.
+        type: int
+      start_period:
+        description: Seconds of grace after start.
+        type: float
+  readiness_path:
+    description:
+      - HTTP path probed on each new replica before it counts as ready.
+      - Set to an empty string to rely on Docker's healthcheck status only.
+    type: str
+    default: /readyz
+  health_timeout:
+    description: Seconds a new replica has to become ready before the rollout is rolled back.
+    type: float
+    default: 60
+  batch_size:
+    description: How many replicas are replaced at a time.
+    type: int
+    default: 1
+  rollback:
+    description: Roll back when a new replica does not become ready (otherwise the failed replicas are only removed).
+    type: bool
+    default: true
+  retire:
+    description:
+      - Stop old replicas once new ones are ready. With V(false) the old
+        replicas keep running and are returned in RV(retiring), so a load
+        balancer can drop them before a second run with V(true) stops them.
+    type: bool
+    default: true
+  stop_timeout:
+    description: Seconds a replica has to drain and exit after SIGTERM before it is killed.
+    type: int
+    default: 15
+  restart_policy:
+    description: Docker restart policy; a crashed or killed replica comes back by itself.
+    type: str
+    choices: ['no', on-failure, always, unless-stopped]
+    default: unless-stopped
+  network:
+    description: Docker network (network mode) to attach the replicas to.
+    type: str
+  user:
+    description: Run as this user (C(uid[:gid]) or name); defaults to the image's user.
+    type: str
+  read_only:
+    description: Mount the root filesystem read-only.
+    type: bool
+    default: true
+  tmpfs:
+    description: tmpfs mounts, path to options.
+    type: dict
+    default: {/tmp: 'size=64m'}
+  cap_drop:
+    description: Linux capabilities to drop.
+    type: list
+    elements: str
+    default: [ALL]
+  cap_add:
+    description: Linux capabilities to add back.
+    type: list
+    elements: str
+    default: []
+  security_opts:
+    description: Docker security options.
+    type: list
+    elements: str
+    default: [no-new-privileges]
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Run three replicas of the inference service
+  lepton.aiops.service_deploy:
+    name: inference
+    image: lepton/inference-demo:1.0
+    replicas: 3
+    published_port_start: 8101
+    memory: 256m
+    cpus: 0.5
+  register: deployed
+
+- name: Roll to 1.1 two replicas at a time, rolling back if they are not ready in 30 s
+  lepton.aiops.service_deploy:
+    name: inference
+    image: lepton/inference-demo:1.1
+    replicas: 3
+    published_port_start: 8101
+    batch_size: 2
+    health_timeout: 30
+
+- name: Remove the service
+  lepton.aiops.service_deploy:
+    name: inference
+    state: absent
+"""
+
+RETURN = r"""
+endpoints:
+  description: The ready replicas after the task (in check mode, the up-to-date ones now).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Container name.
+      type: str
+    address:
+      description: Host address the port is published on.
+      type: str
+    port:
+      description: Host port.
+      type: int
+    version:
+      description: Version label.
+      type: str
+    slot:
+      description: Slot number.
+      type: int
+    container_id:
+      description: Short container id.
+      type: str
+  sample: [{name: inference-0, address: 127.0.0.1, port: 8101, version: "1.0", slot: 0, container_id: 0123456789ab}]
+retiring:
+  description: Old replicas still running because O(retire=false).
+  returned: success
+  type: list
+  elements: dict
+actions:
+  description: What was done, or would be done in check mode, in order.
+  returned: always
+  type: list
+  elements: str
+rolled_back:
+  description: Whether a failed rollout was rolled back.
+  returned: on failure
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.lepton.aiops.plugins.module_utils._deploy import DEPLOY_ARGUMENT_SPEC, DeployError, Deployer
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
+    DOCKER_ARGUMENT_SPEC, DOCKER_IMPORT_ERROR, HAS_DOCKER, DockerClient, DockerError)
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(DOCKER_ARGUMENT_SPEC, **DEPLOY_ARGUMENT_SPEC),
+                           required_if=[('state', 'present', ['image'])], supports_check_mode=True)
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
+    try:
+        client = DockerClient(module.params['docker_host'], module.params['timeout'])
+        result = Deployer(client, module.params).run(check_mode=module.check_mode)
+    except DeployError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    except DockerError as exc:
+        module.fail_json(msg=str(exc))
+    if not module._diff:
+        result.pop('diff')
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

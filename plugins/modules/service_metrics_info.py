@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) lepton.aiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: service_metrics_info
+short_description: Read the signals of inference services from Prometheus
+description:
+  - For each service scraped by the C(lepton.aiops.prometheus) role, queries
+    Prometheus at one instant for the request rate (in total and per
+    replica), the p95 latency, the 5xx error ratio, CPU and memory per
+    replica, and the number of replicas that are up and ready.
+  - Returns plain JSON with the query timestamp. A Prometheus that cannot be
+    reached, or that has no data about a service, gives C(ok=false) with the
+    reason for that service, never zeros. The module itself fails only on
+    invalid options.
+version_added: 0.1.0
+author: lepton.aiops maintainers
+options:
+  url:
+    description: Base URL of Prometheus, for example C(http://127.0.0.1:9090).
+    type: str
+    default: http://127.0.0.1:9090
+  services:
+    description:
+      - Services to report (the C(service) label the prometheus role puts on
+        their targets). Empty means every service that has a scrape target.
+      - A service named here that Prometheus does not know gets C(ok=false).
+    type: list
+    elements: str
+    default: []
+  job:
+    description: The scrape job of the services.
+    type: str
+    default: lepton-services
+  window:
+    description:
+      - Range of the C(rate()) and C(histogram_quantile()) queries, a
+        Prometheus duration. Use at least four scrape intervals.
+    type: str
+    default: 1m
+  timeout:
+    description: Seconds to wait for each query.
+    type: float
+    default: 10
+  validate_certs:
+    description: Verify the TLS certificate of Prometheus.
+    type: bool
+    default: true
+  ca_path:
+    description: CA bundle (PEM) to verify Prometheus with.
+    type: path
+  client_cert:
+    description: Client certificate (PEM) for mutual TLS.
+    type: path
+  client_key:
+    description: Key of O(client_cert).
+    type: path
+  username:
+    description: Basic auth user.
+    type: str
+  password:
+    description: Basic auth password.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads.
+  diff_mode:
+    support: none
+notes:
+  - Uses only the Python standard library on the managed host.
+seealso:
+  - role: lepton.aiops.prometheus
+"""
+
+EXAMPLES = r"""
+- name: Read the signals of the inference service
+  lepton.aiops.service_metrics_info:
+    url: http://127.0.0.1:9090
+    services: [inference]
+  register: metrics
+
+- name: Scale out when each replica serves more than 50 requests per second
+  ansible.builtin.debug:
+    msg: "{{ metrics.services.inference.request_rate / metrics.services.inference.ready_replicas }}"
+  when: metrics.services.inference.ok and metrics.services.inference.ready_replicas > 0
+"""
+
+RETURN = r"""
+reason:
+  description: Why Prometheus could not be asked at all, or null.
+  returned: always
+  type: str
+  sample: "Prometheus at http://127.0.0.1:9090/api/v1/query is unreachable: [Errno 111] Connection refused"
+timestamp:
+  description: The instant (epoch seconds) every query was evaluated at.
+  returned: always
+  type: float
+services:
+  description: One record per service, keyed by service name.
+  returned: always
+  type: dict
+  sample:
+    inference:
+      ok: true
+      reason: null
+      timestamp: 1764240000.0
+      replicas: 2
+      ready_replicas: 2
+      request_rate: 41.5
+      request_rate_per_replica: {inference-1: 20.5, inference-2: 21.0}
+      p95_latency_seconds: 0.042
+      error_ratio: 0.0
+      cpu_per_replica: {inference-1: 0.12, inference-2: 0.13}
+      memory_per_replica: {inference-1: 31457280.0, inference-2: 31981568.0}
+  contains:
+    ok:
+      description: Whether the record holds data; when false, the numbers are null or empty.
+      type: bool
+    reason:
+      description: Why O(services[].ok) is false, else null.
+      type: str
+    timestamp:
+      description: The instant the queries were evaluated at (epoch seconds).
+      type: float
+    replicas:
+      description: Scrape targets of the service.
+      type: int
+    ready_replicas:
+      description: Targets that are up and report C(inference_ready) 1 (or do not report it).
+      type: int
+    request_rate:
+      description: Requests per second over O(window), all replicas; null without samples.
+      type: float
+    request_rate_per_replica:
+      description: Requests per second of each replica.
+      type: dict
+    p95_latency_seconds:
+      description: 95th percentile request duration from the histogram; null without traffic.
+      type: float
+    error_ratio:
+      description: Share of 5xx answers (0 to 1); null when there was no traffic.
+      type: float
+    cpu_per_replica:
+      description: CPU cores used by each replica.
+      type: dict
+    memory_per_replica:
+      description: Resident memory of each replica in bytes.
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PrometheusClient
+from ansible_collections.lepton.aiops.plugins.module_utils._service_metrics import collect
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            url=dict(type="str", default="http://127.0.0.1:9090"),
+            services=dict(type="list", elements="str", default=[]),
+            job=dict(type="str", default="lepton-services"),
+            window=dict(type="str", default="1m"),
+            timeout=dict(type="float", default=10),
+            validate_certs=dict(type="bool", default=True),
+            ca_path=dict(type="path"),
+            client_cert=dict(type="path"),
+            client_key=dict(type="path"),
+            username=dict(type="str"),
+            password=dict(type="str", no_log=True),
+        ),
+        required_together=[["client_cert", "client_key"]],
+        supports_check_mode=True,
+    )
+    p = module.params
+    client = PrometheusClient(p["url"], timeout=p["timeout"], validate_certs=p["validate_certs"],
+                              ca_path=p["ca_path"], client_cert=p["client_cert"], client_key=p["client_key"],
+                              username=p["username"], password=p["password"])
+    services, reason, timestamp = collect(client, p["services"], job=p["job"], window=p["window"])
+    module.exit_json(changed=False, services=services, reason=reason, timestamp=timestamp)
+
+
+if __name__ == "__main__":
+    main()

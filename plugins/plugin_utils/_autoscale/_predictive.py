@@ -1,0 +1,348 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lepton.aiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A predictive autoscaling policy: forecast the load, scale ahead of it.
+
+PRIVATE to the lepton.aiops collection: no compatibility promise outside it.
+Pure Python, no Ansible imports, no I/O.
+
+How it decides, for one observation at time ``t``:
+
+1. **Load in replicas.** Each additive metric (``pods``: average per ready
+   replica, ``total``: a service total) becomes the number of replicas that
+   would run exactly at target, ``load / target``; the largest over the
+   metrics is the *demand* ``x``. The value is what the monitoring saw
+   ``metric_delay_seconds`` ago. ``value`` metrics (latency) are not
+   additive: they only give a reactive floor, computed as the HPA does.
+2. **Forecasts.** Three forecasters run side by side on ``x``: a damped
+   Holt level+trend (no seasonality), and two seasonal profiles (daily and
+   weekly buckets of ``bucket_seconds``, learned as exponentially weighted
+   averages, Holt-Winters style) to which the current deviation from the
+   profile is added and decays with the lead time. Each forecaster's own
+   forecasts are scored when their time comes; the one with the lowest
+   recent mean absolute error is used.
+3. **Safety margin from its own errors.** The ``quantile`` of the chosen
+   forecaster's recent relative errors (``error_window_seconds``) lifts the
+   forecast to an upper bound.
+4. **Ahead of demand.** A replica asked for now serves after
+   ``startup_seconds``; one removed now is gone at once. So the desired
+   count covers the upper bound over the whole lead time
+   ``(t - metric_delay_seconds, t + startup_seconds + interval_seconds]``.
+   ``headroom`` (capacity per replica divided by the target, 1.0 when
+   unknown) lets the upper bound use the capacity the target keeps in
+   reserve, while the plain forecast still has to fit under the target.
+5. **Same safety rules as the HPA.** min/max bounds, a scale-down
+   stabilisation window (highest recommendation wins), the HPA scaling
+   policies, *hold* when no metric is available (and when a metric is
+   missing while the others suggest a scale-down), *hold* on a fault.
+6. **Faults are not load.** An observation flagged as a fault (an error
+   spike, an anomaly blamed on a broken replica) is neither acted on nor
+   learned from: the decider holds the current count and its forecasts do
+   not learn the distorted values.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+
+from ._hpa import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DEFAULT_TOLERANCE, RateLimiter, ScalingRules
+from ._hpa import _fault_reason, replicas_for_metric
+from ._model import Decision
+
+_MODELS = ("trend", "daily", "weekly")
+_SEASONS = {"daily": 86400, "weekly": 7 * 86400}
+
+
+class Predictive:
+    """Forecast the load and scale ahead of it (see the module docstring).
+
+    >>> from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import Metric, Observation
+    >>> p = Predictive(min_replicas=1, max_replicas=20, interval_seconds=60, startup_seconds=120)
+    >>> for minute in range(30):   # load grows by 10 rps a minute, target 100 rps per replica
+    ...     d = p.decide(Observation(60.0 * minute, 4, 4, (Metric("rps", target=100.0, value=100.0 + 2.5 * minute),)))
+    >>> d.desired > 5   # ahead of the 472 rps it sees: the trend goes on
+    True
+    """
+
+    name = "predictive"
+
+    def __init__(self, min_replicas=1, max_replicas=10, interval_seconds=60.0, startup_seconds=180.0,
+                 metric_delay_seconds=60.0, bucket_seconds=300.0, quantile=0.95,
+                 error_window_seconds=86400.0, headroom=1.0, scale_down_stabilization_seconds=120.0,
+                 tolerance=DEFAULT_TOLERANCE, scale_up=DEFAULT_SCALE_UP, scale_down=None):
+        if min_replicas < 0 or max_replicas < max(min_replicas, 1):
+            raise ValueError(
+                f"need 0 <= min_replicas <= max_replicas and max_replicas >= 1, got {min_replicas} and {max_replicas}."
+            )
+        for label, value in (("interval_seconds", interval_seconds), ("bucket_seconds", bucket_seconds),
+                             ("error_window_seconds", error_window_seconds)):
+            if not value > 0:
+                raise ValueError(f"{label} must be > 0, got {value!r}.")
+        for label, value in (("startup_seconds", startup_seconds), ("metric_delay_seconds", metric_delay_seconds),
+                             ("scale_down_stabilization_seconds", scale_down_stabilization_seconds)):
+            if value < 0:
+                raise ValueError(f"{label} must be >= 0, got {value!r}.")
+        if not 0.5 <= quantile < 1:
+            raise ValueError(f"quantile must be in [0.5, 1), got {quantile!r}.")
+        if headroom < 1:
+            raise ValueError(f"headroom (capacity / target) must be >= 1, got {headroom!r}.")
+        self.min_replicas = int(min_replicas)
+        self.max_replicas = int(max_replicas)
+        self.interval_seconds = float(interval_seconds)
+        self.startup_seconds = float(startup_seconds)
+        self.metric_delay_seconds = float(metric_delay_seconds)
+        self.bucket_seconds = float(bucket_seconds)
+        self.quantile = float(quantile)
+        self.error_window_seconds = float(error_window_seconds)
+        self.headroom = float(headroom)
+        self.scale_down_stabilization_seconds = float(scale_down_stabilization_seconds)
+        self.tolerance = float(tolerance)
+        self.scale_up = scale_up if isinstance(scale_up, ScalingRules) else ScalingRules.from_dict(scale_up)
+        if scale_down is None:
+            scale_down = ScalingRules(int(scale_down_stabilization_seconds), DEFAULT_SCALE_DOWN.policies)
+        self.scale_down = scale_down if isinstance(scale_down, ScalingRules) else ScalingRules.from_dict(scale_down)
+        self._reset()
+
+    # -- parameters and state -------------------------------------------------
+
+    def get_params(self):
+        """Hyper-parameters as plain data (what ``__init__`` takes)."""
+        return {
+            "min_replicas": self.min_replicas, "max_replicas": self.max_replicas,
+            "interval_seconds": self.interval_seconds, "startup_seconds": self.startup_seconds,
+            "metric_delay_seconds": self.metric_delay_seconds, "bucket_seconds": self.bucket_seconds,
+            "quantile": self.quantile, "error_window_seconds": self.error_window_seconds,
+            "headroom": self.headroom,
+            "scale_down_stabilization_seconds": self.scale_down_stabilization_seconds,
+            "tolerance": self.tolerance, "scale_up": self.scale_up.to_dict(),
+            "scale_down": self.scale_down.to_dict(),
+        }
+
+    def _reset(self):
+        self.limiter_ = RateLimiter(self.scale_up, self.scale_down)
+        self.profiles_ = {name: {} for name in _SEASONS}   # bucket index (str) -> level
+        self.level_ = None           # Holt level of the demand, replicas
+        self.trend_ = 0.0            # Holt trend, replicas per second
+        self.deviation_ = 0.0        # demand minus the daily profile, smoothed
+        self.last_time_ = None       # time of the last learned value
+        self.pending_ = deque()      # [due time, model, forecast], by due time
+        self.errors_ = {m: deque() for m in _MODELS}   # [time, relative error]
+        self._abs_sum = {m: 0.0 for m in _MODELS}
+        self._sorted = {m: [] for m in _MODELS}
+
+    def get_state(self):
+        """JSON-able learned state."""
+        return {
+            "limiter": self.limiter_.get_state(),
+            "profiles": self.profiles_, "level": self.level_, "trend": self.trend_,
+            "deviation": self.deviation_, "last_time": self.last_time_,
+            "pending": [list(p) for p in self.pending_],
+            "errors": {m: [list(e) for e in errs] for m, errs in self.errors_.items()},
+        }
+
+    def set_state(self, state):
+        """Restore what ``get_state`` returned."""
+        self._reset()
+        self.limiter_.set_state(state.get("limiter", {}))
+        for name in _SEASONS:
+            self.profiles_[name] = {str(k): float(v) for k, v in state.get("profiles", {}).get(name, {}).items()}
+        self.level_ = state.get("level")
+        self.trend_ = float(state.get("trend", 0.0))
+        self.deviation_ = float(state.get("deviation", 0.0))
+        self.last_time_ = state.get("last_time")
+        self.pending_ = deque(sorted(list(p) for p in state.get("pending", [])))
+        for model in _MODELS:
+            for when, error in state.get("errors", {}).get(model, []):
+                self._add_error(model, when, error)
+
+    # -- the decision --------------------------------------------------------
+
+    def decide(self, obs):
+        """Decide for one observation and learn from it."""
+        current = obs.replicas
+        if obs.faulty:
+            return Decision(obs.time, self.name, current, current, _fault_reason(obs), hold=True)
+        if current == 0 and self.min_replicas != 0:
+            return Decision(obs.time, self.name, 0, 0, "hold: scaled to zero, autoscaling is off", hold=True)
+        demand, floor, missing, details = self._demand(obs)
+        if demand is None and floor is None:
+            return Decision(obs.time, self.name, current, current,
+                            "hold: no metric available" + (f" ({', '.join(missing)} missing)" if missing else ""),
+                            hold=True, details=details)
+        seen_at = obs.time - self.metric_delay_seconds
+        if demand is not None:
+            self._score(seen_at, demand)
+            self._learn(seen_at, demand)
+            needed, forecast = self._needed(seen_at, obs.time)
+            details["forecast"] = forecast
+            reason = (f"forecast {forecast['model']}: peak {forecast['peak']:.2f} replicas at target, "
+                      f"upper bound {forecast['upper']:.2f} (margin {forecast['margin']:.0%})")
+        else:
+            needed, reason = 0, ""
+        if floor is not None and floor > needed:
+            needed, reason = floor, f"reactive floor {floor} from non-additive metrics"
+        raw = max(int(needed), 0)
+        if missing and raw < current:
+            return Decision(obs.time, self.name, current, current,
+                            f"hold: {', '.join(missing)} missing and the other metrics suggest a scale-down",
+                            hold=True, details=details)
+        if raw < current and abs(1.0 - needed / current) <= self.tolerance:
+            raw = current   # anti-flapping: ignore scale-downs within the tolerance
+        if current < self.min_replicas or current > self.max_replicas:
+            desired = min(max(current, self.min_replicas), self.max_replicas)
+            reason = f"outside [{self.min_replicas}, {self.max_replicas}]"
+        else:
+            stabilized = self.limiter_.stabilize(obs.time, current, raw)
+            if stabilized != raw:
+                reason += f"; stabilised from {raw} to {stabilized}"
+            desired, note = self.limiter_.limit(obs.time, current, stabilized, self.min_replicas, self.max_replicas)
+            if note:
+                reason += "; " + note
+        details["recommendation"] = raw
+        self.limiter_.record(obs.time, current, desired)
+        return Decision(obs.time, self.name, current, desired, reason, details=details)
+
+    def _demand(self, obs):
+        """Demand in replicas at target from additive metrics, and a reactive floor."""
+        demand, floor, missing, per_metric = None, None, [], {}
+        for metric in obs.metrics:
+            if not metric.available:
+                missing.append(metric.name)
+                per_metric[metric.name] = {"demand": None}
+                continue
+            if metric.kind == "value":
+                replicas, note = replicas_for_metric(metric, obs.replicas, obs.ready_replicas,
+                                                     self.tolerance, obs.broken_replicas)
+                floor = replicas if floor is None else max(floor, replicas)
+                per_metric[metric.name] = {"replicas": replicas, "note": note}
+                continue
+            if metric.kind == "total":
+                load = float(metric.value)
+            elif metric.per_replica:
+                values = [float(v) for name, v in metric.per_replica.items()
+                          if name not in obs.broken_replicas and _finite(v)]
+                if not values:
+                    missing.append(metric.name)
+                    continue
+                load = sum(values) / len(values) * max(obs.ready_replicas, len(values))
+            else:
+                load = float(metric.value) * obs.ready_replicas
+            value = load / float(metric.target)
+            per_metric[metric.name] = {"demand": value}
+            demand = value if demand is None else max(demand, value)
+        return demand, floor, missing, {"metrics": per_metric}
+
+    # -- forecasting -----------------------------------------------------------
+
+    def _bucket(self, season, when):
+        size = _SEASONS[season]
+        return str(int((when % size) // self.bucket_seconds))
+
+    def _seasonal(self, season, when):
+        return self.profiles_[season].get(self._bucket(season, when))
+
+    def _learn(self, when, x):
+        """Update the Holt level/trend, the deviation and the seasonal profiles."""
+        if self.last_time_ is not None and when <= self.last_time_:
+            return
+        if self.level_ is None:
+            self.level_, self.trend_ = x, 0.0
+        else:
+            dt = max(when - self.last_time_, 1.0)
+            steps = dt / self.interval_seconds
+            alpha = 1 - (1 - 0.5) ** steps
+            beta = 1 - (1 - 0.1) ** steps
+            predicted = self.level_ + self.trend_ * dt
+            level = predicted + alpha * (x - predicted)
+            self.trend_ = (1 - beta) * self.trend_ + beta * (level - self.level_) / dt
+            self.level_ = level
+        daily = self._seasonal("daily", when)
+        if daily is not None:
+            self.deviation_ += 0.3 * ((x - daily) - self.deviation_)
+        # seasonal profiles: one update per observation, about a third of a
+        # bucket's weight per cycle when a bucket holds several observations
+        gamma = min(1.0, 0.5 * self.interval_seconds / self.bucket_seconds * 2)
+        for season in _SEASONS:
+            key = self._bucket(season, when)
+            old = self.profiles_[season].get(key)
+            self.profiles_[season][key] = x if old is None else old + gamma * (x - old)
+        self.last_time_ = when
+
+    def _forecast(self, model, now, when):
+        lead = max(when - now, 0.0)
+        if model == "trend":
+            damp = 0.98 ** (lead / self.interval_seconds)
+            return max(self.level_ + self.trend_ * lead * damp, 0.0)
+        base = self._seasonal(model, when)
+        here = self._seasonal(model, now)
+        if base is None or here is None:
+            return None
+        deviation = self.level_ - here
+        decay = 0.5 ** (lead / 3600.0)
+        return max(base + deviation * decay, 0.0)
+
+    def _score(self, when, x):
+        """Turn due forecasts into relative errors (units: forecast, at least one replica)."""
+        while self.pending_ and self.pending_[0][0] <= when + 1e-6:
+            due, model, forecast = self.pending_.popleft()
+            if due > when - self.interval_seconds:
+                self._add_error(model, when, (x - forecast) / max(forecast, 1.0))
+        cut = when - self.error_window_seconds
+        for model in _MODELS:
+            errs = self.errors_[model]
+            while errs and errs[0][0] <= cut:
+                _, old = errs.popleft()
+                self._abs_sum[model] -= abs(old)
+                del self._sorted[model][bisect.bisect_left(self._sorted[model], old)]
+
+    def _add_error(self, model, when, error):
+        error = round(error, 5)
+        self.errors_[model].append([round(when, 3), error])
+        self._abs_sum[model] += abs(error)
+        bisect.insort(self._sorted[model], error)
+
+    def _best_model(self):
+        best, best_err = "trend", None
+        for model in _MODELS:
+            count = len(self.errors_[model])
+            if count < 30:
+                continue
+            mae = self._abs_sum[model] / count
+            if best_err is None or mae < best_err:
+                best, best_err = model, mae
+        return best
+
+    def _margin(self, model):
+        errs = self._sorted[model]
+        if len(errs) < 30:
+            return 0.5   # not enough history: keep a wide margin
+        idx = min(len(errs) - 1, int(math.ceil(self.quantile * len(errs))) - 1)
+        return max(errs[idx], 0.0)
+
+    def _needed(self, now, decide_time):
+        """Replicas needed until the next decision's replicas can be ready."""
+        lead_end = decide_time + self.startup_seconds + self.interval_seconds
+        horizon = lead_end - now
+        for model in _MODELS:
+            f = self._forecast(model, now, lead_end)
+            if f is not None:
+                self.pending_.append([round(lead_end, 3), model, round(f, 5)])
+        model = self._best_model()
+        margin = self._margin(model)
+        steps = max(1, int(math.ceil(horizon / self.interval_seconds)))
+        peak = 0.0
+        for k in range(1, steps + 1):
+            f = self._forecast(model, now, now + horizon * k / steps)
+            if f is None:
+                f = self._forecast("trend", now, now + horizon * k / steps)
+            peak = max(peak, f)
+        upper = peak + margin * max(peak, 1.0)
+        needed = upper / self.headroom
+        return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
+                                          "margin": round(margin, 4)}
+
+
+def _finite(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
