@@ -17,7 +17,7 @@ description:
     reason for that service, never zeros. The module itself fails only on
     invalid options.
 version_added: 0.1.0
-author: lepton.aiops maintainers
+author: lepton.aiops maintainers (@lepton-aiops)
 options:
   url:
     description: Base URL of Prometheus, for example C(http://127.0.0.1:9090).
@@ -70,10 +70,13 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to diff.
 notes:
   - Uses only the Python standard library on the managed host.
 seealso:
-  - role: lepton.aiops.prometheus
+  - name: The lepton.aiops.prometheus role
+    description: Scrapes the services with the labels this module groups by.
+    link: https://github.com/lepton-aiops/lepton.aiops/tree/main/roles/prometheus
 """
 
 EXAMPLES = r"""
@@ -121,7 +124,7 @@ services:
       description: Whether the record holds data; when false, the numbers are null or empty.
       type: bool
     reason:
-      description: Why O(services[].ok) is false, else null.
+      description: Why C(ok) is false, else null.
       type: str
     timestamp:
       description: The instant the queries were evaluated at (epoch seconds).
