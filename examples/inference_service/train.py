@@ -35,10 +35,10 @@ def train(x, y, n_classes, epochs=400, rate=0.5, l2=1e-3):
     mean = [sum(row[j] for row in x) / n for j in range(d)]
     std = [math.sqrt(sum((row[j] - mean[j]) ** 2 for row in x) / n) or 1.0 for j in range(d)]
     xs = [[(row[j] - mean[j]) / std[j] for j in range(d)] for row in x]
-    w = [[0.0] * d for _ in range(n_classes)]
+    w = [[0.0] * d for _k in range(n_classes)]
     b = [0.0] * n_classes
-    for _ in range(epochs):
-        gw = [[0.0] * d for _ in range(n_classes)]
+    for _epoch in range(epochs):
+        gw = [[0.0] * d for _k in range(n_classes)]
         gb = [0.0] * n_classes
         for row, label in zip(xs, y):
             p = softmax([sum(wk[j] * row[j] for j in range(d)) + bk for wk, bk in zip(w, b)])

@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import urllib.error
-import urllib.request
+
+from urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import DockerError
 
@@ -163,11 +164,11 @@ def http_ready(address, port, path, timeout=2.0):
     if ':' in host and not host.startswith('['):
         host = '[%s]' % host
     try:
-        with urllib.request.urlopen('http://%s:%d%s' % (host, port, path), timeout=timeout) as response:
+        with open_url('http://%s:%d%s' % (host, port, path), timeout=timeout, use_proxy=False) as response:
             return response.status == 200, 'HTTP %d' % response.status
-    except urllib.error.HTTPError as exc:
+    except HTTPError as exc:
         return False, 'HTTP %d' % exc.code
-    except (urllib.error.URLError, OSError) as exc:
+    except (URLError, OSError) as exc:
         return False, str(getattr(exc, 'reason', exc))
 
 
@@ -219,7 +220,8 @@ class Deployer:
         if check_mode or not plan['changed']:
             if plan['changed']:
                 self.describe(plan)
-            return dict(changed=plan['changed'], endpoints=[self.endpoint(r) for r in plan['keep']],
+            serving = plan['keep'] + (plan['stale'] if check_mode else [])
+            return dict(changed=plan['changed'], endpoints=[self.endpoint(r) for r in sorted(serving, key=lambda r: r['slot'])],
                         retiring=[] if plan['changed'] or self.params['retire'] else
                         [self.endpoint(r) for r in plan['stale']],
                         actions=self.actions, diff=dict(before=before, after=after))

@@ -23,7 +23,11 @@ except ImportError:  # pragma: no cover - reported by the module
     class DockerException(Exception):  # type: ignore[no-redef]
         """Placeholder so except clauses work without the SDK."""
 
-    NotFound = APIError = DockerException  # type: ignore[misc]
+    class NotFound(DockerException):  # type: ignore[no-redef]
+        """Placeholder so except clauses work without the SDK."""
+
+    class APIError(DockerException):  # type: ignore[no-redef]
+        """Placeholder so except clauses work without the SDK."""
 
 
 DOCKER_ARGUMENT_SPEC = dict(

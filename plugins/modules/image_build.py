@@ -17,9 +17,10 @@ description:
     C(changed=false).
   - In check mode the module reports whether it would build, retag or push.
 version_added: 0.1.0
-author: lepton.aiops maintainers
+author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
   - lepton.aiops.docker
+  - ansible.builtin.action_common_attributes
 options:
   name:
     description:
@@ -69,6 +70,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

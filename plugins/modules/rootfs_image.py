@@ -16,9 +16,10 @@ description:
     done.
   - Building takes about a minute with a nearby mirror.
 version_added: 0.1.0
-author: lepton.aiops maintainers
+author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
   - lepton.aiops.docker
+  - ansible.builtin.action_common_attributes
 options:
   name:
     description: The image reference to create, C(repository[:tag]).
@@ -62,6 +63,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 requirements:
   - debootstrap and tar on the managed host
 """

@@ -13,11 +13,11 @@ description:
     C(lepton.version).
   - A replica is up to date when its container spec (image id, environment,
     limits, healthcheck, security options ...) hashes to the desired one. On
-    any change the module rolls: it starts O(batch_size) new replicas, waits
+    any change the module rolls. It starts O(batch_size) new replicas, waits
     until each answers O(readiness_path) with HTTP 200 (and Docker's
     healthcheck is not unhealthy), then gracefully stops as many old ones.
   - If a new replica is not ready within O(health_timeout), the rollout is
-    rolled back (O(rollback)); the new replicas are removed and the retired
+    rolled back (O(rollback)). The new replicas are removed and the retired
     old ones started again, so the old version keeps serving; the task fails
     and reports C(rolled_back=true).
   - Returns the endpoints of the ready replicas, for load balancers and
@@ -26,9 +26,10 @@ description:
     tmpfs C(/tmp), all capabilities dropped, and C(no-new-privileges). The
     user is the image's (the demo image runs as an unprivileged user).
 version_added: 0.1.0
-author: lepton.aiops maintainers
+author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
   - lepton.aiops.docker
+  - ansible.builtin.action_common_attributes
 options:
   name:
     description: The service name; containers are C(<name>-<slot>).
@@ -171,6 +172,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -201,7 +204,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 endpoints:
-  description: The ready replicas after the task (in check mode, the up-to-date ones now).
+  description: The ready replicas after the task (in check mode, the replicas serving now).
   returned: success
   type: list
   elements: dict
