@@ -44,7 +44,7 @@ class NoveltyDetector:
     >>> d = NoveltyDetector(window=200, suppress=20, warmup=20)
     >>> quiet = [10.0 + (i % 7) * 0.1 for i in range(300)]
     >>> scores = d.score(quiet + [25.0] + quiet[:30])
-    >>> int(scores.argmax()), round(float(scores.max()), 3), float(scores[301:].max())
+    >>> int(scores.argmax()), round(float(scores.max()), 3), float(scores[301:321].max())
     (300, 0.995, 0.0)
     """
 

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, lepton.aiops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The anomaly_detect glue: input parsing, result shape, inconclusive answers, the HTML report."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from ansible_collections.lepton.aiops.plugins.module_utils import _anomaly_detect as ad
+from ansible_collections.lepton.aiops.plugins.module_utils._anomaly_report import render
+from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PrometheusError
+
+OPTS = dict(alpha=0.99, two_sided=False, baseline_ratio=0.75, min_baseline=10, sigma_floor=0.0, period=86400.0,
+            slots=24, halflife=50.0, window=1000, suppress=100, recent_points=3, system_level=0.5, max_anomalies=50)
+RNG = np.random.default_rng(4)
+QUIET = RNG.normal(10.0, 1.0, 400).tolist()
+LOUD = QUIET[:390] + [30.0] * 10
+
+
+@pytest.mark.parametrize("text,want", [("90", 90.0), (45, 45.0), ("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0),
+                                       ("1d", 86400.0), ("1w", 604800.0)])
+def test_duration(text, want):
+    assert ad.duration(text) == want
+
+
+@pytest.mark.parametrize("text", ["5 minutes", "m5", "1h x", ""])
+def test_bad_duration_is_refused(text):
+    with pytest.raises(ad.AnomalyError, match="duration"):
+        ad.duration(text)
+
+
+@pytest.mark.parametrize("text,want", [(1700000000, 1700000000.0), ("1700000000.5", 1700000000.5),
+                                       ("2023-11-14T22:13:20Z", 1700000000.0), ("2023-11-14 22:13:20", 1700000000.0)])
+def test_timestamp(text, want):
+    assert ad.timestamp(text) == want
+
+
+def test_prometheus_window_defaults_and_point_cap():
+    start, end, step = ad.prometheus_window(lookback="1h", now=10000.0)
+    assert (start, end, step) == (6400.0, 10000.0, 6.0)
+    assert ad.prometheus_window(start=0, end=86400 * 30, step="1s")[2] == pytest.approx(86400 * 30 / 11000.0)
+    with pytest.raises(ad.AnomalyError, match="before"):
+        ad.prometheus_window(start=10, end=5)
+
+
+@pytest.mark.parametrize("detector", ad.DETECTORS)
+def test_every_detector_flags_the_loud_service_only(detector):
+    data = ad.from_inline({"quiet": QUIET, "loud": LOUD})
+    # novelty reports the start of an incident, then suppresses it: look at a window that holds the start.
+    opts = dict(OPTS, alpha=0.995, recent_points=10)
+    out, arrays = ad.analyse(data, detector, opts)
+    by_name = {s["name"]: s for s in out["series"]}
+    assert out["anomalous"] is True and out["status"] == "anomalous" and not out["inconclusive"]
+    assert by_name["loud"]["anomalous_now"]
+    assert 390.0 in [a["timestamp"] for a in by_name["loud"]["anomalies"]]
+    assert not by_name["quiet"]["anomalous_now"]
+    json.dumps(out)  # plain JSON types only
+    assert len(arrays) == 2
+
+
+def test_system_probability_is_the_product_and_alpha_to_n_when_quiet():
+    out, _ = ad.analyse(ad.from_inline({"a": QUIET, "b": QUIET[::-1]}), "gaussian", OPTS)
+    probs = [s["probability_within"] for s in out["series"]]
+    assert out["system"]["probability"] == pytest.approx(probs[0] * probs[1])
+    assert out["system"]["expected_probability"] == pytest.approx(0.99 ** 2)
+    assert out["anomalous"] is False and out["status"] == "normal"
+
+
+def test_short_series_is_inconclusive_not_healthy():
+    out, _ = ad.analyse(ad.from_inline({"short": [1.0, 2.0, 3.0, 4.0]}), "gaussian", OPTS)
+    assert out["inconclusive"] is True and out["anomalous"] is False and out["status"] == "inconclusive"
+    assert "usable points" in out["reason"]
+
+
+def test_one_short_series_among_good_ones_is_reported_alone():
+    out, _ = ad.analyse(ad.from_inline({"ok": LOUD, "short": [1.0, 2.0]}), "gaussian", OPTS)
+    assert out["inconclusive"] is False and out["anomalous"] is True
+    assert [s["inconclusive"] for s in out["series"]] == [False, True]
+    assert "1 series inconclusive" in out["summary"]
+
+
+def test_gaps_are_never_anomalous():
+    series = {"gappy": [[i * 60, None if i % 7 == 0 else v] for i, v in enumerate(QUIET)]}
+    out, _ = ad.analyse(ad.from_inline(series), "gaussian", OPTS)
+    assert all(a["value"] is not None for a in out["series"][0]["anomalies"])
+
+
+@pytest.mark.parametrize("series,message", [({"a": [[1, 2, 3]]}, "timestamp, value"), ({"a": ["x"]}, "non-numeric")])
+def test_malformed_inline_points_are_refused(series, message):
+    with pytest.raises(ad.AnomalyError, match=message):
+        ad.from_inline(series)
+
+
+def test_no_series_is_inconclusive():
+    with pytest.raises(ad.Inconclusive):
+        ad.from_inline({})
+
+
+class _Client:
+    def __init__(self, answer=None, error=None):
+        self.answer, self.error = answer, error
+
+    def query_range(self, *_args):
+        if self.error:
+            raise PrometheusError(self.error)
+        return self.answer
+
+
+@pytest.mark.parametrize("client,reason", [
+    (_Client(error="Prometheus at http://x is unreachable: refused"), "unreachable"),
+    (_Client(answer=[]), "no data"),
+    (_Client(answer=[{"metric": {"job": "a"}, "values": []}]), "no data"),
+])
+def test_prometheus_failures_are_inconclusive(client, reason):
+    with pytest.raises(ad.Inconclusive, match=reason):
+        ad.from_prometheus(client, "up", 0.0, 60.0, 1.0, PrometheusError)
+
+
+def test_prometheus_series_are_named_by_labels():
+    answer = [{"metric": {"__name__": "up", "job": "a"}, "values": [[1.0, 1.0], [2.0, 0.0]]}]
+    data = ad.from_prometheus(_Client(answer=answer), "up", 0.0, 60.0, 1.0, PrometheusError)
+    assert data[0]["name"] == 'up{job="a"}' and data[0]["values"] == [1.0, 0.0]
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+
+def test_report_is_self_contained_html_with_marked_anomalies():
+    out, arrays = ad.analyse(ad.from_inline({"loud": LOUD, "short": [1.0]}), "gaussian", OPTS)
+    page = render(out, arrays)
+    parser = _Tags()
+    parser.feed(page)
+    assert parser.tags.count("svg") == 1 and parser.tags.count("circle") == out["series"][0]["anomaly_count"]
+    assert "script" not in parser.tags and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "ANOMALOUS" in page and "inconclusive" in page
