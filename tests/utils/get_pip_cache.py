@@ -8,6 +8,7 @@ with ensurepip, then the exact pip version ansible-test asked for from PyPI.
 """
 import os
 import re
+import subprocess
 import sys
 
 import ansible_test
@@ -15,13 +16,32 @@ import ansible_test
 SCRIPT = '''\
 """Stand-in for get-pip.py: bundled pip first, then the requested version."""
 import ensurepip
+import os
 import subprocess
 import sys
 
-ensurepip.bootstrap(upgrade=True)
+# ansible-test runs pip with a reduced environment; carry over this machine's
+# pip settings (certificate bundle, indexes) as the venv's own pip.conf.
+with open(os.path.join(sys.prefix, "pip.conf"), "w") as conf:
+    conf.write(%r)
+environ = dict(os.environ)
+ensurepip.bootstrap(upgrade=True)  # sets PIP_CONFIG_FILE=/dev/null in os.environ
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
-subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args)
+subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args, env=environ)
 '''
+
+
+def pip_settings():
+    """This machine's effective pip settings, as a pip.conf text."""
+    out = subprocess.run([sys.executable, '-m', 'pip', 'config', 'list'],
+                         capture_output=True, text=True, check=False).stdout
+    settings = {}
+    for line in out.splitlines():
+        key, _sep, value = line.partition('=')
+        name = key.split('.', 1)[-1]
+        if name in ('cert', 'index-url', 'extra-index-url', 'find-links', 'default-timeout'):
+            settings[name] = value.strip().strip("'")
+    return '[global]\n' + ''.join('%s = %s\n' % item for item in sorted(settings.items()))
 
 
 def main():
@@ -35,7 +55,7 @@ def main():
     for version in sorted(versions):
         path = os.path.join(cache, 'get_pip_%s.py' % version.replace('.', '_'))
         with open(path, 'w', encoding='utf-8') as handle:
-            handle.write(SCRIPT)
+            handle.write(SCRIPT % pip_settings())
         print('wrote %s' % path)
 
 
