@@ -1,0 +1,196 @@
+"""Unit tests of the rollout planner and container spec of service_deploy."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
+    DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, parse_memory, plan_rollout, version_of)
+
+
+def params(**overrides):
+    base = dict((name, spec.get('default')) for name, spec in DEPLOY_ARGUMENT_SPEC.items())
+    base.update(name='svc', image='lepton/app:1.0', docker_host=None, timeout=60)
+    base.update(overrides)
+    return base
+
+
+def replica(slot, hash_='new', running=True, version='1'):
+    return dict(name='svc-%d' % slot, id='%064d' % slot, slot=slot, hash=hash_, version=version,
+                running=running, health=None)
+
+
+@pytest.mark.parametrize('image, explicit, expected', [
+    ('lepton/app:1.2', None, '1.2'),
+    ('registry:5000/lepton/app:2', None, '2'),
+    ('registry:5000/lepton/app', None, 'latest'),
+    ('lepton/app:1.2', 'canary', 'canary'),
+])
+def test_version_of(image, explicit, expected):
+    assert version_of(image, explicit) == expected
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('512m', 512 << 20), ('2g', 2 << 30), ('1048576', 1048576), ('64k', 64 << 10), ('1.5g', int(1.5 * (1 << 30))),
+    (None, None), ('', None),
+])
+def test_parse_memory(text, expected):
+    assert parse_memory(text) == expected
+
+
+def test_spec_hash_changes_with_config_and_image_not_with_replicas():
+    base = desired_spec(params(), 'sha256:a')
+    assert desired_spec(params(replicas=5), 'sha256:a')['hash'] == base['hash']
+    assert desired_spec(params(), 'sha256:b')['hash'] != base['hash']
+    assert desired_spec(params(env={'A': 1}), 'sha256:a')['hash'] != base['hash']
+    assert desired_spec(params(memory='256m'), 'sha256:a')['hash'] != base['hash']
+
+
+def test_spec_hardening_defaults_and_limits():
+    spec = desired_spec(params(cpus=0.5, memory='256m'), 'sha256:a')
+    hc = spec['host_config']
+    assert hc['read_only'] is True
+    assert hc['cap_drop'] == ['ALL']
+    assert hc['security_opt'] == ['no-new-privileges']
+    assert hc['nano_cpus'] == 500000000
+    assert hc['mem_limit'] == 256 << 20
+    assert hc['restart_policy'] == {'Name': 'unless-stopped'}
+    assert 'device_requests' not in hc
+
+
+@pytest.mark.parametrize('gpus, count', [('all', -1), ('2', 2)])
+def test_spec_gpu_request(gpus, count):
+    hc = desired_spec(params(gpus=gpus), 'sha256:a')['host_config']
+    assert hc['device_requests'] == [dict(Driver='', Count=count, Capabilities=[['gpu']])]
+
+
+def test_spec_healthcheck_in_nanoseconds():
+    spec = desired_spec(params(healthcheck=dict(test=['CMD', 'true'], interval=2, timeout=1.5, retries=3,
+                                                start_period=None)), 'sha256:a')
+    assert spec['healthcheck'] == dict(test=['CMD', 'true'], interval=2000000000, timeout=1500000000, retries=3)
+
+
+@pytest.mark.parametrize('replicas, count, retire, expect', [
+    # Nothing there: start them all.
+    ([], 3, True, dict(start=3, keep=[], stale=[], scale_down=[], changed=True)),
+    # Up to date: nothing to do.
+    ([replica(0), replica(1)], 2, True, dict(start=0, keep=[0, 1], stale=[], scale_down=[], changed=False)),
+    # Scale down removes the highest slots.
+    ([replica(0), replica(1), replica(2)], 1, True, dict(start=0, keep=[0], scale_down=[1, 2], changed=True)),
+    # New config: all old ones are stale, as many new ones start.
+    ([replica(0, 'old'), replica(1, 'old')], 2, True, dict(start=2, keep=[], stale=[0, 1], changed=True)),
+    # Old ones kept for the LB (retire=false) and new ones ready: no change.
+    ([replica(0, 'old'), replica(2), replica(3)], 2, False, dict(start=0, keep=[2, 3], stale=[0], changed=False)),
+    # ... and the run that retires them changes.
+    ([replica(0, 'old'), replica(2), replica(3)], 2, True, dict(start=0, keep=[2, 3], stale=[0], changed=True)),
+    # A dead current replica is replaced.
+    ([replica(0), replica(1, running=False)], 2, True, dict(start=1, keep=[0], remove=[1], changed=True)),
+])
+def test_plan_rollout(replicas, count, retire, expect):
+    plan = plan_rollout(replicas, 'new', count, retire)
+    for key, value in expect.items():
+        got = plan[key]
+        if isinstance(got, list):
+            got = [r['slot'] for r in got]
+        assert got == value, key
+
+
+@pytest.mark.parametrize('taken, n, expected', [
+    (set(), 3, [0, 1, 2]), ({0, 1, 2}, 2, [3, 4]), ({1, 3}, 3, [0, 2, 4]),
+])
+def test_free_slots(taken, n, expected):
+    assert free_slots(taken, n) == expected
+
+
+class FakeClient:
+    """An in-memory Docker Engine: containers by name, each with a readiness flag."""
+
+    def __init__(self, never_ready=()):
+        self.containers_ = {}
+        self.never_ready = set(never_ready)
+        self.events = []
+        self.api = self
+
+    def image(self, ref):
+        return {'Id': 'sha256:' + ref}
+
+    def containers(self, labels):
+        return [c for c in self.containers_.values() if c['Config']['Labels']['lepton.service'] == labels['lepton.service']]
+
+    def inspect_container(self, name):
+        return self.containers_.get(name)
+
+    def run_container(self, name, image, labels=None, **_kwargs):
+        self.events.append('run %s' % name)
+        self.containers_[name] = {'Name': '/' + name, 'Id': name * 3, 'Image': image,
+                                  'Config': {'Labels': labels}, 'State': {'Running': True}}
+        return name * 3
+
+    def stop_container(self, name, timeout):
+        self.events.append('stop %s' % name)
+        self.containers_[name]['State']['Running'] = False
+
+    def start(self, name):
+        self.events.append('start %s' % name)
+        self.containers_[name]['State']['Running'] = True
+
+    def remove_container(self, name):
+        if self.containers_.pop(name, None):
+            self.events.append('rm %s' % name)
+
+
+def probe_for(client):
+    def probe(_address, port, _path):
+        name = next(n for n, c in client.containers_.items() if int(c['Config']['Labels']['lepton.slot']) + 18080 == port)
+        ready = name not in client.never_ready
+        return ready, 'HTTP %d' % (200 if ready else 503)
+    return probe
+
+
+def deploy(client, **overrides):
+    clock = iter(range(0, 100000)).__next__
+    return Deployer(client, params(**overrides), probe=probe_for(client), clock=clock, sleep=lambda s: None).run()
+
+
+def test_rollout_replaces_one_batch_at_a_time():
+    client = FakeClient()
+    deploy(client, replicas=3)
+    client.events.clear()
+    result = deploy(client, replicas=3, image='lepton/app:1.1', batch_size=2)
+    assert client.events == ['run svc-3', 'run svc-4', 'stop svc-0', 'stop svc-1', 'run svc-5', 'stop svc-2',
+                             'rm svc-0', 'rm svc-1', 'rm svc-2']
+    assert [e['port'] for e in result['endpoints']] == [18083, 18084, 18085]
+    assert {e['version'] for e in result['endpoints']} == {'1.1'}
+
+
+def test_failed_rollout_rolls_back_and_restarts_retired_replicas():
+    client = FakeClient(never_ready={'svc-3'})
+    deploy(client, replicas=2)
+    client.events.clear()
+    with pytest.raises(DeployError) as err:
+        deploy(client, replicas=2, image='lepton/app:bad', health_timeout=5)
+    assert 'rolled back' in str(err.value)
+    assert 'svc-3: HTTP 503' in str(err.value)
+    assert err.value.result['rolled_back'] is True
+    # svc-2 became ready and svc-0 was retired; svc-3 never did: both new go, svc-0 comes back.
+    assert client.events == ['run svc-2', 'stop svc-0', 'run svc-3', 'rm svc-2', 'rm svc-3', 'start svc-0']
+    assert sorted(client.containers_) == ['svc-0', 'svc-1']
+    assert [e['version'] for e in err.value.result['endpoints']] == ['1.0', '1.0']
+
+
+def test_failed_rollout_without_rollback_only_removes_the_failed_batch():
+    client = FakeClient(never_ready={'svc-3'})
+    deploy(client, replicas=2)
+    with pytest.raises(DeployError, match='stopped'):
+        deploy(client, replicas=2, image='lepton/app:bad', health_timeout=5, rollback=False)
+    assert sorted(client.containers_) == ['svc-0', 'svc-1', 'svc-2']
+    assert [c['State']['Running'] for _n, c in sorted(client.containers_.items())] == [False, True, True]
+
+
+def test_check_mode_changes_nothing():
+    client = FakeClient()
+    deploy(client, replicas=2)
+    client.events.clear()
+    result = Deployer(client, params(replicas=3, image='lepton/app:2'), probe=probe_for(client)).run(check_mode=True)
+    assert result['changed'] is True
+    assert client.events == []
+    assert result['actions'] == ['start 3 new replica(s)', 'retire 2 old replica(s): svc-0, svc-1']

@@ -1,0 +1,77 @@
+"""Unit tests of the build-context and recipe hashing behind image_build and rootfs_image."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import DockerError, split_ref
+from ansible_collections.lepton.aiops.plugins.module_utils._image import context_hash, ignored, recipe_hash
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    (tmp_path / 'Dockerfile').write_text('FROM scratch\n')
+    (tmp_path / 'app.py').write_text('print(1)\n')
+    (tmp_path / 'notes.log').write_text('x\n')
+    (tmp_path / '.dockerignore').write_text('*.log\n!keep.log\n')
+    return tmp_path
+
+
+def test_hash_is_stable_and_follows_content(ctx):
+    first = context_hash(str(ctx))
+    assert context_hash(str(ctx)) == first
+    (ctx / 'app.py').write_text('print(2)\n')
+    assert context_hash(str(ctx)) != first
+
+
+def test_hash_ignores_dockerignored_files_but_not_reincluded_ones(ctx):
+    first = context_hash(str(ctx))
+    (ctx / 'notes.log').write_text('changed\n')
+    assert context_hash(str(ctx)) == first
+    (ctx / 'keep.log').write_text('kept\n')
+    assert context_hash(str(ctx)) != first
+
+
+def test_hash_follows_build_options_and_modes(ctx):
+    first = context_hash(str(ctx))
+    assert context_hash(str(ctx), buildargs={'A': '1'}) != first
+    assert context_hash(str(ctx), labels={'team': 'ml'}) != first
+    assert context_hash(str(ctx), target='runtime') != first
+    (ctx / 'app.py').chmod(0o755)
+    assert context_hash(str(ctx)) != first
+
+
+@pytest.mark.parametrize('path, patterns, expected', [
+    ('a.log', ['*.log'], True),
+    ('keep.log', ['*.log', '!keep.log'], False),
+    ('build/out.o', ['build'], True),
+    ('src/app.py', ['build'], False),
+])
+def test_ignored(path, patterns, expected):
+    assert ignored(path, patterns) is expected
+
+
+def test_missing_context_and_dockerfile_are_clear_errors(tmp_path):
+    with pytest.raises(DockerError, match='not a directory'):
+        context_hash(str(tmp_path / 'nope'))
+    with pytest.raises(DockerError, match='Dockerfile Dockerfile not found'):
+        context_hash(str(tmp_path))
+
+
+def test_recipe_hash_counts_packages_as_a_set_and_cas_by_content(tmp_path):
+    ca = tmp_path / 'ca.crt'
+    ca.write_text('one')
+    base = recipe_hash('bookworm', 'http://deb.debian.org/debian', 'minbase', ['b', 'a'], [str(ca)])
+    assert recipe_hash('bookworm', 'http://deb.debian.org/debian', 'minbase', ['a', 'b', 'a'], [str(ca)]) == base
+    assert recipe_hash('trixie', 'http://deb.debian.org/debian', 'minbase', ['a', 'b'], [str(ca)]) != base
+    ca.write_text('two')
+    assert recipe_hash('bookworm', 'http://deb.debian.org/debian', 'minbase', ['a', 'b'], [str(ca)]) != base
+
+
+@pytest.mark.parametrize('ref, expected', [
+    ('lepton/app:1.0', ('lepton/app', '1.0')),
+    ('lepton/app', ('lepton/app', 'latest')),
+    ('127.0.0.1:5000/app', ('127.0.0.1:5000/app', 'latest')),
+    ('127.0.0.1:5000/app:2', ('127.0.0.1:5000/app', '2')),
+])
+def test_split_ref(ref, expected):
+    assert split_ref(ref) == expected
