@@ -7,8 +7,9 @@
 * A detection is a row whose anomaly score is >= the threshold.
 * Inside an anomaly window of width w (rows), a detection at relative position
   ``p = -(right - i + 1) / w`` (-1 at the left edge, ~0 at the right edge) is
-  worth ``A_TP * sigma(p)`` with the scaled sigmoid ``sigma(p) = 2 / (1 + e^(5p)) - 1``;
-  only the best (earliest) detection of a window counts. A window without a
+  worth ``A_TP * sigma(p) / sigma(-1)`` with the scaled sigmoid
+  ``sigma(p) = 2 / (1 + e^(5p)) - 1`` (so a detection at the left edge is worth
+  exactly A_TP); only the best (earliest) detection of a window counts. A window without a
   detection costs ``-A_FN``.
 * Outside windows a detection is a false positive worth ``A_FP * sigma(p)``,
   with ``p`` its distance past the end of the previous window divided by
@@ -39,9 +40,12 @@ def probation_length(n, percent=0.15):
 
 def scaled_sigmoid(position):
     """NAB's scaled sigmoid: ~+1 at a window's left edge, 0 at its right edge, -1 far after."""
-    if position > 3.0:
+    if position >= 3.0:
         return -1.0
     return 2.0 / (1.0 + math.exp(5.0 * position)) - 1.0
+
+
+MAX_TP = 2.0 / (1.0 + math.exp(-5.0)) - 1.0  # scaled sigmoid at the left edge of a window
 
 
 def _parse_times(stamps):
@@ -66,14 +70,14 @@ def label_rows(timestamps, windows, percent=0.15):
     cur = None  # (window index, right index, width)
     prev = None  # (right index, width)
     for i, t in enumerate(times):
-        if cur is None and pending and t >= pending[0][1][0]:
+        if cur is None and pending and t == pending[0][1][0]:
             k, (start, end) = pending.pop(0)
             left = index_of.get(start.tolist(), i)
             right = index_of.get(end.tolist(), n - 1)
             cur = (k, right, float(right - left + 1))
         if cur is not None:
             win[i] = cur[0]
-            sig[i] = scaled_sigmoid(-(cur[1] - i + 1) / cur[2])
+            sig[i] = scaled_sigmoid(-(cur[1] - i + 1) / cur[2]) / MAX_TP
             if i >= cur[1]:
                 prev = (cur[1], cur[2])
                 cur = None

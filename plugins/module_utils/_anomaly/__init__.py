@@ -14,4 +14,4 @@ higher score means more anomalous. Online detectors have a one-point
 
 from __future__ import annotations
 
-DETECTORS = ("gaussian", "robust", "ewma", "seasonal", "rolling_zscore", "ensemble")
+DETECTORS = ("gaussian", "robust", "seasonal", "ewma", "rolling_zscore", "novelty")
