@@ -52,6 +52,7 @@ from ._hpa import _fault_reason, replicas_for_metric
 from ._model import Decision
 
 _MODELS = ("trend", "daily", "weekly")
+_MIN_ERRORS = 30
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
 
 
@@ -69,8 +70,9 @@ class Predictive:
     name = "predictive"
 
     def __init__(self, min_replicas=1, max_replicas=10, interval_seconds=60.0, startup_seconds=180.0,
-                 metric_delay_seconds=60.0, bucket_seconds=300.0, quantile=0.95,
+                 metric_delay_seconds=60.0, bucket_seconds=300.0, quantile=0.99,
                  error_window_seconds=86400.0, headroom=1.0, scale_down_stabilization_seconds=120.0,
+                 smoothing_seconds=300.0, volatility_seconds=900.0, credible_ratio=1.2, mean_at_target=False,
                  tolerance=DEFAULT_TOLERANCE, scale_up=DEFAULT_SCALE_UP, scale_down=None):
         if min_replicas < 0 or max_replicas < max(min_replicas, 1):
             raise ValueError(
@@ -99,6 +101,10 @@ class Predictive:
         self.headroom = float(headroom)
         self.scale_down_stabilization_seconds = float(scale_down_stabilization_seconds)
         self.tolerance = float(tolerance)
+        self.smoothing_seconds = float(smoothing_seconds)
+        self.volatility_seconds = float(volatility_seconds)
+        self.mean_at_target = bool(mean_at_target)
+        self.credible_ratio = float(credible_ratio)
         self.scale_up = scale_up if isinstance(scale_up, ScalingRules) else ScalingRules.from_dict(scale_up)
         if scale_down is None:
             scale_down = ScalingRules(int(scale_down_stabilization_seconds), DEFAULT_SCALE_DOWN.policies)
@@ -116,7 +122,10 @@ class Predictive:
             "quantile": self.quantile, "error_window_seconds": self.error_window_seconds,
             "headroom": self.headroom,
             "scale_down_stabilization_seconds": self.scale_down_stabilization_seconds,
-            "tolerance": self.tolerance, "scale_up": self.scale_up.to_dict(),
+            "tolerance": self.tolerance, "smoothing_seconds": self.smoothing_seconds,
+            "volatility_seconds": self.volatility_seconds, "credible_ratio": self.credible_ratio,
+            "mean_at_target": self.mean_at_target,
+            "scale_up": self.scale_up.to_dict(),
             "scale_down": self.scale_down.to_dict(),
         }
 
@@ -125,10 +134,10 @@ class Predictive:
         self.profiles_ = {name: {} for name in _SEASONS}   # bucket index (str) -> level
         self.level_ = None           # Holt level of the demand, replicas
         self.trend_ = 0.0            # Holt trend, replicas per second
-        self.deviation_ = 0.0        # demand minus the daily profile, smoothed
         self.last_time_ = None       # time of the last learned value
         self.pending_ = deque()      # [due time, model, forecast], by due time
-        self.errors_ = {m: deque() for m in _MODELS}   # [time, relative error]
+        self.errors_ = {m: deque() for m in _MODELS}   # [time, error, standardised error]
+        self.scale_ = {}             # model -> smoothed absolute error, replicas
         self._abs_sum = {m: 0.0 for m in _MODELS}
         self._sorted = {m: [] for m in _MODELS}
 
@@ -137,7 +146,7 @@ class Predictive:
         return {
             "limiter": self.limiter_.get_state(),
             "profiles": self.profiles_, "level": self.level_, "trend": self.trend_,
-            "deviation": self.deviation_, "last_time": self.last_time_,
+            "scale": self.scale_, "last_time": self.last_time_,
             "pending": [list(p) for p in self.pending_],
             "errors": {m: [list(e) for e in errs] for m, errs in self.errors_.items()},
         }
@@ -150,12 +159,12 @@ class Predictive:
             self.profiles_[name] = {str(k): float(v) for k, v in state.get("profiles", {}).get(name, {}).items()}
         self.level_ = state.get("level")
         self.trend_ = float(state.get("trend", 0.0))
-        self.deviation_ = float(state.get("deviation", 0.0))
+        self.scale_ = {str(k): float(v) for k, v in state.get("scale", {}).items()}
         self.last_time_ = state.get("last_time")
         self.pending_ = deque(sorted(list(p) for p in state.get("pending", [])))
         for model in _MODELS:
-            for when, error in state.get("errors", {}).get(model, []):
-                self._add_error(model, when, error)
+            for when, error, z in state.get("errors", {}).get(model, []):
+                self._add_error(model, when, error, z)
 
     # -- the decision --------------------------------------------------------
 
@@ -244,26 +253,21 @@ class Predictive:
         return self.profiles_[season].get(self._bucket(season, when))
 
     def _learn(self, when, x):
-        """Update the Holt level/trend, the deviation and the seasonal profiles."""
+        """Update the level, trend and seasonal profiles with the demand ``x`` seen at ``when``."""
         if self.last_time_ is not None and when <= self.last_time_:
             return
         if self.level_ is None:
             self.level_, self.trend_ = x, 0.0
         else:
             dt = max(when - self.last_time_, 1.0)
-            steps = dt / self.interval_seconds
-            alpha = 1 - (1 - 0.5) ** steps
-            beta = 1 - (1 - 0.1) ** steps
+            alpha = 1 - 0.5 ** (dt / self.smoothing_seconds)
+            beta = 1 - 0.5 ** (dt / (4 * self.smoothing_seconds))
             predicted = self.level_ + self.trend_ * dt
             level = predicted + alpha * (x - predicted)
             self.trend_ = (1 - beta) * self.trend_ + beta * (level - self.level_) / dt
             self.level_ = level
-        daily = self._seasonal("daily", when)
-        if daily is not None:
-            self.deviation_ += 0.3 * ((x - daily) - self.deviation_)
-        # seasonal profiles: one update per observation, about a third of a
-        # bucket's weight per cycle when a bucket holds several observations
-        gamma = min(1.0, 0.5 * self.interval_seconds / self.bucket_seconds * 2)
+        # seasonal profiles: each cycle weighs half of a bucket's value
+        gamma = 1 - 0.5 ** min(1.0, self.interval_seconds / self.bucket_seconds)
         for season in _SEASONS:
             key = self._bucket(season, when)
             old = self.profiles_[season].get(key)
@@ -271,55 +275,59 @@ class Predictive:
         self.last_time_ = when
 
     def _forecast(self, model, now, when):
+        """Forecast of the demand at ``when`` made at ``now`` (``None``: no profile yet)."""
         lead = max(when - now, 0.0)
         if model == "trend":
-            damp = 0.98 ** (lead / self.interval_seconds)
+            damp = 0.5 ** (lead / (4 * self.smoothing_seconds))
             return max(self.level_ + self.trend_ * lead * damp, 0.0)
         base = self._seasonal(model, when)
         here = self._seasonal(model, now)
         if base is None or here is None:
             return None
-        deviation = self.level_ - here
         decay = 0.5 ** (lead / 3600.0)
-        return max(base + deviation * decay, 0.0)
+        return max(base + (self.level_ - here) * decay, 0.0)
 
     def _score(self, when, x):
-        """Turn due forecasts into relative errors (units: forecast, at least one replica)."""
+        """Score the forecasts that fall due: absolute and standardised errors."""
         while self.pending_ and self.pending_[0][0] <= when + 1e-6:
             due, model, forecast = self.pending_.popleft()
-            if due > when - self.interval_seconds:
-                self._add_error(model, when, (x - forecast) / max(forecast, 1.0))
+            if due <= when - self.interval_seconds:
+                continue
+            error = x - forecast
+            scale = self.scale_.get(model)
+            if scale is not None and scale > 0:
+                self._add_error(model, when, error, error / scale)
+            decay = 1 - 0.5 ** (self.interval_seconds / self.volatility_seconds)
+            self.scale_[model] = abs(error) if scale is None else scale + decay * (abs(error) - scale)
         cut = when - self.error_window_seconds
         for model in _MODELS:
             errs = self.errors_[model]
             while errs and errs[0][0] <= cut:
-                _, old = errs.popleft()
-                self._abs_sum[model] -= abs(old)
-                del self._sorted[model][bisect.bisect_left(self._sorted[model], old)]
+                dummy, error, z = errs.popleft()
+                self._abs_sum[model] -= abs(error)
+                del self._sorted[model][bisect.bisect_left(self._sorted[model], z)]
 
-    def _add_error(self, model, when, error):
-        error = round(error, 5)
-        self.errors_[model].append([round(when, 3), error])
+    def _add_error(self, model, when, error, z):
+        error, z = round(error, 5), round(z, 5)
+        self.errors_[model].append([round(when, 3), error, z])
         self._abs_sum[model] += abs(error)
-        bisect.insort(self._sorted[model], error)
+        bisect.insort(self._sorted[model], z)
 
-    def _best_model(self):
-        best, best_err = "trend", None
-        for model in _MODELS:
-            count = len(self.errors_[model])
-            if count < 30:
-                continue
-            mae = self._abs_sum[model] / count
-            if best_err is None or mae < best_err:
-                best, best_err = model, mae
-        return best
+    def _models(self):
+        """The most accurate forecaster, and those close enough to it to be trusted."""
+        maes = {m: self._abs_sum[m] / len(self.errors_[m]) for m in _MODELS if len(self.errors_[m]) >= _MIN_ERRORS}
+        if not maes:
+            return "trend", ["trend"]
+        best = min(maes, key=maes.get)
+        return best, [m for m in _MODELS if m in maes and maes[m] <= self.credible_ratio * maes[best]]
 
-    def _margin(self, model):
-        errs = self._sorted[model]
-        if len(errs) < 30:
-            return 0.5   # not enough history: keep a wide margin
-        idx = min(len(errs) - 1, int(math.ceil(self.quantile * len(errs))) - 1)
-        return max(errs[idx], 0.0)
+    def _margin(self, model, peak):
+        """Safety margin in replicas: a quantile of the standardised errors times the current error scale."""
+        zs = self._sorted[model]
+        if len(zs) < _MIN_ERRORS or not self.scale_.get(model):
+            return 0.5 * max(peak, 1.0)   # not enough history yet: a wide margin
+        idx = min(len(zs) - 1, int(math.ceil(self.quantile * len(zs))) - 1)
+        return max(zs[idx], 0.0) * self.scale_[model]
 
     def _needed(self, now, decide_time):
         """Replicas needed until the next decision's replicas can be ready."""
@@ -329,17 +337,17 @@ class Predictive:
             f = self._forecast(model, now, lead_end)
             if f is not None:
                 self.pending_.append([round(lead_end, 3), model, round(f, 5)])
-        model = self._best_model()
-        margin = self._margin(model)
+        model, trusted = self._models()
         steps = max(1, int(math.ceil(horizon / self.interval_seconds)))
         peak = 0.0
         for k in range(1, steps + 1):
-            f = self._forecast(model, now, now + horizon * k / steps)
-            if f is None:
-                f = self._forecast("trend", now, now + horizon * k / steps)
-            peak = max(peak, f)
-        upper = peak + margin * max(peak, 1.0)
-        needed = upper / self.headroom
+            for name in trusted:
+                f = self._forecast(name, now, now + horizon * k / steps)
+                if f is not None:
+                    peak = max(peak, f)
+        margin = self._margin(model, peak)
+        upper = peak + margin
+        needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
                                           "margin": round(margin, 4)}
 

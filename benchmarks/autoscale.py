@@ -1,0 +1,204 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright (c) lepton.aiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Autoscaling benchmark: the HPA and the predictive policy on a demand trace.
+
+A discrete-time simulator. The trace (any CSV with ``timestamp,value``
+columns, value = demand in requests per second or any unit) is resampled to
+the decision interval by linear interpolation. Every interval, each policy
+sees the per-replica request rate that the monitoring scraped
+``--scrape-delay`` seconds ago, decides, and the simulator applies the
+decision: new replicas serve after ``--startup`` seconds, removed replicas
+stop at once (starting ones first). A minute violates the SLO when the
+demand exceeds the ready capacity (ready replicas x capacity per replica)
+at any step of that minute.
+
+Capacity per replica, when ``--capacity`` is not given, follows one rule
+that only looks at the past, as an operator would size a service after its
+first day: the 95th percentile of the demand during the warm-up
+(``--warmup-hours``, 24 by default, or the first tenth of a shorter trace)
+divided by ``--warmup-peak-replicas`` (10). The warm-up is simulated (both
+policies run and learn) but not scored. Both policies get the same metric
+target, ``--target-utilization`` (0.8, the default of ``kubectl autoscale``)
+times the capacity; the predictive policy is also told the capacity (its
+``headroom`` = capacity / target) and the start-up and scrape delays.
+
+Usage::
+
+    python benchmarks/autoscale.py --trace ../shared/data/nab/realKnownCause/nyc_taxi.csv
+    python benchmarks/autoscale.py --trace FILE --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from datetime import datetime, timezone
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "plugins", "plugin_utils"))
+
+from _autoscale import Metric, Observation, make_decider  # noqa: E402  pylint: disable=wrong-import-position
+
+POLICIES = ("hpa", "predictive")
+
+
+def read_trace(path):
+    """Return sorted unique ``(seconds, value)`` numpy arrays from a ``timestamp,value`` CSV."""
+    times, values = [], []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "timestamp" not in reader.fieldnames or "value" not in reader.fieldnames:
+            raise SystemExit(f"{path}: expected the columns timestamp,value")
+        for row in reader:
+            try:
+                value = float(row["value"])
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                continue
+            times.append(_parse_time(row["timestamp"]))
+            values.append(max(value, 0.0))
+    if len(times) < 2:
+        raise SystemExit(f"{path}: need at least two rows with a numeric value")
+    t = np.asarray(times, dtype=float)
+    v = np.asarray(values, dtype=float)
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    keep = np.concatenate(([True], np.diff(t) > 0))
+    return t[keep], v[keep]
+
+
+def _parse_time(text):
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
+def resample(t, v, interval):
+    """Demand at every decision step (linear interpolation)."""
+    grid = np.arange(t[0], t[-1] + 1e-9, interval)
+    return grid, np.interp(grid, t, v)
+
+
+def default_capacity(grid, demand, warmup_steps, warmup_peak_replicas):
+    """Capacity per replica from the warm-up only (see the module docstring)."""
+    p95 = float(np.percentile(demand[:max(warmup_steps, 1)], 95))
+    if p95 <= 0:
+        p95 = float(np.max(demand[:max(warmup_steps, 1)])) or 1.0
+    return p95 / warmup_peak_replicas
+
+
+def simulate(policy, grid, demand, args, capacity, warmup_steps):
+    """Run one policy over the trace; return its figures."""
+    interval = args.interval
+    target = args.target_utilization * capacity
+    params = dict(min_replicas=args.min_replicas, max_replicas=args.max_replicas)
+    if policy == "predictive":
+        params.update(interval_seconds=interval, startup_seconds=args.startup,
+                      metric_delay_seconds=args.scrape_delay, headroom=1.0 / args.target_utilization)
+    decider = make_decider(policy, **params)
+    startup_steps = int(math.ceil(args.startup / interval))
+    delay_steps = int(round(args.scrape_delay / interval))
+    n = len(grid)
+    first = min(max(args.min_replicas, int(math.ceil(demand[0] / target))), args.max_replicas)
+    ready_at = [0] * first            # step at which each replica serves
+    ready_hist = np.zeros(n, dtype=int)
+    total_hist = np.zeros(n, dtype=int)
+    violated = np.zeros(n, dtype=bool)
+    holds = 0
+    for k in range(n):
+        seen = max(k - delay_steps, 0)
+        ready_now = sum(1 for s in ready_at if s <= k)
+        ready_seen = ready_hist[seen] if seen < k else ready_now
+        value = demand[seen] / ready_seen if ready_seen else None
+        obs = Observation(time=float(grid[k]), replicas=len(ready_at), ready_replicas=ready_now,
+                          metrics=(Metric("request_rate", target=target, value=value),))
+        decision = decider.decide(obs)
+        holds += decision.hold
+        desired = decision.desired
+        if desired > len(ready_at):
+            ready_at.extend([k + startup_steps] * (desired - len(ready_at)))
+        elif desired < len(ready_at):
+            ready_at.sort()
+            del ready_at[desired:]        # the last to become ready go first
+        ready_hist[k] = sum(1 for s in ready_at if s <= k)
+        total_hist[k] = len(ready_at)
+        violated[k] = demand[k] > ready_hist[k] * capacity * (1 + 1e-9)
+    scored = slice(warmup_steps, n)
+    minutes = np.floor((grid[scored] - grid[0]) / 60.0).astype(np.int64)
+    bad_minutes = len(np.unique(minutes[violated[scored]]))
+    all_minutes = len(np.unique(minutes))
+    replica_hours = float(total_hist[scored].sum() * interval / 3600.0)
+    return {
+        "slo_violation_minutes": int(bad_minutes),
+        "scored_minutes": int(all_minutes),
+        "replica_hours": round(replica_hours, 1),
+        "mean_replicas": round(float(total_hist[scored].mean()), 2),
+        "max_replicas": int(total_hist[scored].max()),
+        "holds": int(holds),
+    }
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--trace", required=True, help="CSV with timestamp,value columns (value = demand)")
+    parser.add_argument("--interval", type=float, default=60.0, help="decision interval, seconds (60)")
+    parser.add_argument("--capacity", type=float, help="demand one replica serves (default: warm-up rule)")
+    parser.add_argument("--warmup-hours", type=float, default=24.0, help="simulated, not scored (24)")
+    parser.add_argument("--warmup-peak-replicas", type=float, default=10.0,
+                        help="replicas the warm-up's 95th percentile needs at full capacity (10)")
+    parser.add_argument("--target-utilization", type=float, default=0.8,
+                        help="metric target as a fraction of capacity, both policies (0.8)")
+    parser.add_argument("--startup", type=float, default=180.0, help="seconds before a new replica serves (180)")
+    parser.add_argument("--scrape-delay", type=float, default=60.0, help="age of the metrics, seconds (60)")
+    parser.add_argument("--min-replicas", type=int, default=1)
+    parser.add_argument("--max-replicas", type=int, default=1000)
+    parser.add_argument("--policy", choices=POLICIES, action="append", help="run only these (default: both)")
+    parser.add_argument("--json", action="store_true", help='print {"hpa": {...}, "predictive": {...}}')
+    args = parser.parse_args(argv)
+    if args.interval <= 0 or not 0 < args.target_utilization <= 1:
+        parser.error("--interval must be > 0 and --target-utilization in (0, 1]")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t, v = read_trace(args.trace)
+    grid, demand = resample(t, v, args.interval)
+    warmup_steps = int(min(args.warmup_hours * 3600.0 / args.interval, len(grid) / 10))
+    capacity = args.capacity or default_capacity(grid, demand, warmup_steps, args.warmup_peak_replicas)
+    results = {p: simulate(p, grid, demand, args, capacity, warmup_steps) for p in (args.policy or POLICIES)}
+    if args.json:
+        results["setup"] = {"trace": os.path.basename(args.trace), "capacity": round(capacity, 6),
+                            "interval": args.interval, "startup": args.startup,
+                            "scrape_delay": args.scrape_delay, "target_utilization": args.target_utilization}
+        print(json.dumps(results, sort_keys=True))
+        return 0
+    print(f"trace {os.path.basename(args.trace)}: {len(grid)} steps of {args.interval:g} s, "
+          f"capacity {capacity:.4g} per replica, start-up {args.startup:g} s, scrape delay {args.scrape_delay:g} s")
+    print(f"{'policy':<12}{'SLO-violation min':>19}{'replica-hours':>15}{'mean replicas':>15}")
+    for policy, r in results.items():
+        print(f"{policy:<12}{r['slo_violation_minutes']:>19}{r['replica_hours']:>15.1f}{r['mean_replicas']:>15.2f}")
+    if "hpa" in results and "predictive" in results:
+        h, p = results["hpa"], results["predictive"]
+        ok = p["slo_violation_minutes"] <= 0.5 * h["slo_violation_minutes"] and p["replica_hours"] <= h["replica_hours"]
+        print(f"goal (predictive <= 50 % of HPA's violation minutes at no more replica-hours): {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lepton.aiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The autoscaling decider against the worked examples of the Kubernetes docs.
+
+https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/
+"""
+
+from __future__ import annotations
+
+import doctest
+import json
+import math
+
+import pytest
+
+from ansible_collections.lepton.aiops.plugins.plugin_utils import _autoscale
+from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import (
+    HPA, Metric, Observation, Predictive, ScalingPolicy, ScalingRules, dump_decider, fault_from_signals,
+    load_decider, make_decider)
+from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import _faults, _hpa, _model, _predictive
+
+
+def obs(t, replicas, value, ready=None, target=100.0, **kw):
+    return Observation(time=t, replicas=replicas, ready_replicas=replicas if ready is None else ready,
+                       metrics=(Metric("m", target=target, value=value),), **kw)
+
+
+@pytest.mark.parametrize("module", [_autoscale, _faults, _hpa, _model, _predictive])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# -- "Algorithm details": the ratio, and the tolerance ------------------------
+
+@pytest.mark.parametrize("current, value, expected", [
+    (4, 200.0, 8),    # 200m / 100m: "the number of replicas will be doubled"
+    (4, 50.0, 2),     # 50m / 100m: "you'll halve the number of replicas"
+    (4, 105.0, 4),    # ratio 1.05, within the 0.1 tolerance: no change
+    (4, 91.0, 4),     # ratio 0.91, within tolerance
+    (4, 115.0, 5),    # ratio 1.15: ceil(4 * 1.15) = 5
+    (3, 130.0, 4),    # ceil(3.9)
+])
+def test_hpa_ratio_and_tolerance(current, value, expected):
+    d = HPA(min_replicas=1, max_replicas=20).decide(obs(0.0, current, value))
+    assert d.desired == expected
+
+
+def test_hpa_tolerance_is_configurable():
+    assert HPA(max_replicas=20, tolerance=0.0).decide(obs(0.0, 4, 105.0)).desired == 5
+
+
+@pytest.mark.parametrize("kind, value, current, ready, expected", [
+    ("value", 300.0, 2, 2, 6),     # Object metric, Value target: ceil(ready * value / target)
+    ("value", 105.0, 2, 2, 2),     # within tolerance
+    ("total", 950.0, 6, 6, 10),    # External AverageValue: ceil(total / target per pod)
+    ("total", 310.0, 3, 3, 3),     # 310 / (100 * 3) = 1.03: within tolerance
+])
+def test_hpa_object_and_external_metrics(kind, value, current, ready, expected):
+    o = Observation(0.0, current, ready, (Metric("m", 100.0, value=value, kind=kind),))
+    assert HPA(max_replicas=20).decide(o).desired == expected
+
+
+# -- missing metrics and not-yet-ready pods ------------------------------------
+
+@pytest.mark.parametrize("per_replica, replicas, ready, expected, why", [
+    # scale-down: a missing pod counts as 100 % of the target: (50+50+50+100)/4 = 62.5 -> ceil(2.5) = 3
+    ({"a": 50.0, "b": 50.0, "c": 50.0}, 4, 4, 3, "missing pod at 100 % on scale-down"),
+    # scale-up: a missing pod counts as 0 %: (200*3+0)/4 = 150 -> ceil(6.0) = 6
+    ({"a": 200.0, "b": 200.0, "c": 200.0}, 4, 4, 6, "missing pod at 0 % on scale-up"),
+    # without the missing pod the naive answer would be ceil(3 * 2) = 6 either way; the dampening
+    # reverses direction here: (110*3 + 0)/4 = 82.5 -> direction reversed -> no change
+    ({"a": 110.0, "b": 120.0, "c": 115.0}, 4, 4, 4, "direction reversed by the missing pod"),
+    # not-ready pods count as 0 % on scale-up: 2 ready at 200, 2 starting: 400/4 = 100 -> no change
+    ({"a": 200.0, "b": 200.0}, 4, 2, 4, "not-yet-ready pods dampen the scale-up"),
+    # ... and are ignored on scale-down: 2 ready at 40: ceil(0.4 * 2) = 1
+    ({"a": 40.0, "b": 40.0}, 4, 2, 1, "not-yet-ready pods ignored on scale-down"),
+])
+def test_hpa_missing_metrics_and_unready_pods(per_replica, replicas, ready, expected, why):
+    o = Observation(0.0, replicas, ready, (Metric("m", 100.0, per_replica=per_replica),))
+    assert HPA(max_replicas=20).decide(o).desired == expected, why
+
+
+def test_hpa_multiple_metrics_highest_wins():
+    o = Observation(0.0, 4, 4, (Metric("rps", 100.0, value=150.0), Metric("cpu", 0.5, value=1.0)))
+    d = HPA(max_replicas=20).decide(o)
+    assert d.desired == 8 and d.reason.startswith("cpu")
+
+
+def test_hpa_missing_metric_blocks_scale_down_but_not_scale_up():
+    down = Observation(0.0, 4, 4, (Metric("rps", 100.0, value=20.0), Metric("cpu", 0.5)))
+    up = Observation(0.0, 4, 4, (Metric("rps", 100.0, value=200.0), Metric("cpu", 0.5)))
+    d_down = HPA(max_replicas=20).decide(down)
+    d_up = HPA(max_replicas=20).decide(up)
+    assert (d_down.desired, d_down.hold) == (4, True) and "cpu missing" in d_down.reason
+    assert d_up.desired == 8
+
+
+def test_hpa_holds_when_every_metric_is_missing():
+    d = HPA(max_replicas=20).decide(obs(0.0, 3, None))
+    assert (d.desired, d.hold) == (3, True) and "no metric available" in d.reason
+
+
+# -- stabilisation window -------------------------------------------------------
+
+def test_hpa_scale_down_waits_for_the_300s_window_and_takes_its_highest_recommendation():
+    hpa = HPA(max_replicas=20)
+    assert hpa.decide(obs(0.0, 10, 100.0)).desired == 10       # recommendation 10
+    assert hpa.decide(obs(60.0, 10, 60.0)).desired == 10       # 6, but 10 is in the window
+    assert hpa.decide(obs(120.0, 10, 30.0)).desired == 10      # 3
+    assert hpa.decide(obs(300.5, 10, 30.0)).desired == 6       # 10 left the window: highest is 6
+    assert hpa.decide(obs(360.5, 6, 50.0)).desired == 3        # 6 left too: highest is 3
+
+
+def test_hpa_scale_up_is_not_stabilised():
+    hpa = HPA(max_replicas=20)
+    hpa.decide(obs(0.0, 4, 40.0))
+    assert hpa.decide(obs(15.0, 4, 200.0)).desired == 8
+
+
+# -- scaling policies --------------------------------------------------------------
+
+def test_hpa_default_scale_up_policy_max_of_100_percent_and_4_pods_per_15s():
+    hpa = HPA(max_replicas=100)
+    assert hpa.decide(obs(0.0, 2, 1000.0)).desired == 6       # 2 + 4 pods beats 2 * 2
+    assert hpa.decide(obs(5.0, 6, 1000.0)).desired == 6       # same 15 s period: no further step
+    assert hpa.decide(obs(15.5, 6, 1000.0)).desired == 12     # new period: 100 % beats 4 pods
+    assert hpa.decide(obs(31.0, 12, 1000.0)).desired == 24
+
+
+def test_hpa_scale_down_policy_docs_example_80_to_72_to_64():
+    # "Configurable scaling behavior" > "Scaling policies": Pods 4 / 60 s and Percent 10 / 60 s;
+    # 80 replicas scaled towards 10: first 8 go, then 10 % of 72 = 7.2 rounds up to 8.
+    rules = ScalingRules(0, (ScalingPolicy("Pods", 4, 60), ScalingPolicy("Percent", 10, 60)))
+    hpa = HPA(min_replicas=1, max_replicas=100, scale_down=rules)
+    assert hpa.decide(obs(0.0, 80, 12.5)).desired == 72
+    assert hpa.decide(obs(30.0, 72, 12.5)).desired == 72      # still in the same 60 s period
+    assert hpa.decide(obs(61.0, 72, 12.5)).desired == 64
+
+
+def test_hpa_min_policy_and_disabled_direction():
+    rules = ScalingRules(0, (ScalingPolicy("Pods", 4, 15), ScalingPolicy("Percent", 100, 15)), "Min")
+    assert HPA(max_replicas=100, scale_up=rules).decide(obs(0.0, 10, 1000.0)).desired == 14
+    off = ScalingRules(0, (ScalingPolicy("Pods", 4, 15),), "Disabled")
+    assert HPA(max_replicas=100, scale_up=off).decide(obs(0.0, 10, 1000.0)).desired == 10
+
+
+@pytest.mark.parametrize("current, value, expected", [
+    (4, 1000.0, 6),   # would be 40: maxReplicas 6
+    (4, 1.0, 2),      # would be 1: minReplicas 2
+    (9, 100.0, 6),    # above max: brought to max
+    (1, 100.0, 2),    # below min: brought to min
+])
+def test_hpa_bounds(current, value, expected):
+    assert HPA(min_replicas=2, max_replicas=6).decide(obs(0.0, current, value)).desired == expected
+
+
+def test_scaled_to_zero_is_left_alone():
+    d = HPA(min_replicas=1, max_replicas=6).decide(obs(0.0, 0, None))
+    assert (d.desired, d.hold) == (0, True)
+
+
+# -- persistence ---------------------------------------------------------------
+
+def _load_series(n=400):
+    day = 86400.0
+    return [(60.0 * i, 300.0 + 250.0 * math.sin(2 * math.pi * 60.0 * i / (day / 8))) for i in range(n)]
+
+
+@pytest.mark.parametrize("policy", ["hpa", "predictive"])
+def test_state_round_trip_through_json_continues_identically(policy):
+    params = {"min_replicas": 1, "max_replicas": 30}
+    straight = make_decider(policy, **params)
+    first = make_decider(policy, **params)
+    replicas_a = replicas_b = 4
+    outputs_a, outputs_b = [], []
+    for i, (t, load) in enumerate(_load_series()):
+        da = straight.decide(obs(t, replicas_a, load / replicas_a))
+        replicas_a = da.desired
+        outputs_a.append((da.desired, da.reason))
+        if i == 200:   # save, go through JSON text, restore: a new run of the playbook
+            first = load_decider(json.loads(json.dumps(dump_decider(first))))
+        db = first.decide(obs(t, replicas_b, load / replicas_b))
+        replicas_b = db.desired
+        outputs_b.append((db.desired, db.reason))
+    assert outputs_a == outputs_b
+    assert len({decision[0] for decision in outputs_a}) > 3   # it did scale
+
+
+def test_load_decider_rejects_unknown_state_and_policy():
+    with pytest.raises(ValueError, match="version"):
+        load_decider({"policy": "hpa"})
+    with pytest.raises(ValueError, match="unknown autoscaling policy"):
+        make_decider("magic")
+
+
+def test_load_decider_can_switch_policy_keeping_the_limiter():
+    hpa = HPA(max_replicas=20)
+    hpa.decide(obs(0.0, 10, 100.0))
+    pred = load_decider(dump_decider(hpa), policy="predictive")
+    assert isinstance(pred, Predictive) and pred.limiter_.recommendations == [[0.0, 10]]
+
+
+# -- faults are not load -----------------------------------------------------------
+
+@pytest.mark.parametrize("policy", ["hpa", "predictive"])
+@pytest.mark.parametrize("fault_kw", [
+    {"fault": "error ratio 40.0% above 5.0%"},
+    {"broken_replicas": ("web-2",)},
+])
+def test_a_fault_never_scales_up(policy, fault_kw):
+    decider = make_decider(policy, min_replicas=1, max_replicas=20)
+    for t in range(0, 600, 60):   # calm history
+        decider.decide(obs(float(t), 4, 80.0))
+    d = decider.decide(obs(600.0, 4, 400.0, **fault_kw))   # looks like 4x the load
+    assert (d.desired, d.hold) == (4, True) and "fault, not load" in d.reason
+    assert decider.decide(obs(660.0, 4, 400.0)).desired > 4   # the same numbers without a fault scale up
+
+
+def test_broken_replica_values_are_left_out():
+    o = Observation(0.0, 3, 3, (Metric("m", 100.0, per_replica={"a": 90.0, "b": 95.0, "c": 900.0}),),
+                    broken_replicas=("c",))
+    assert _hpa.replicas_for_metric(o.metrics[0], 3, 3, broken=o.broken_replicas)[0] == 3
+
+
+@pytest.mark.parametrize("kw, fault, broken", [
+    ({"error_ratio": 0.2}, "error ratio 20.0% above 5.0%", ()),
+    ({"error_ratio": 0.01}, None, ()),
+    ({"anomalous_series": ["web-2"], "replicas": ["web-1", "web-2"]}, "anomaly on replica web-2", ("web-2",)),
+    ({"anomalous_series": ["web-20"], "replicas": ["web-2"]}, None, ()),        # no partial matches
+    ({"anomalous_series": ["request_rate{service=\"web\"}"], "replicas": ["web-1"]}, None, ()),  # load
+])
+def test_fault_attribution(kw, fault, broken):
+    assert fault_from_signals(**kw) == (fault, broken)
+
+
+# -- predictive ---------------------------------------------------------------------
+
+def _short_minutes(decider, loads, startup_steps=3):
+    """Tiny closed loop, decisions every 60 s, new replicas ready after startup_steps.
+
+    Returns, per minute, whether the demand exceeded the ready capacity (100 per replica).
+    """
+    ready_at, short = [0], []
+    for k, load in enumerate(loads):
+        ready = sum(1 for s in ready_at if s <= k)
+        seen = loads[max(k - 1, 0)]
+        d = decider.decide(obs(60.0 * k, len(ready_at), seen / max(ready, 1), ready=ready, target=80.0))
+        if d.desired > len(ready_at):
+            ready_at += [k + startup_steps] * (d.desired - len(ready_at))
+        else:
+            ready_at = sorted(ready_at)[:d.desired]
+        short.append(load > sum(1 for s in ready_at if s <= k) * 100.0)
+    return short
+
+
+def _daily(days=4):
+    # quiet nights, a steep morning ramp (100 -> 1300 in 30 minutes), busy days: 1-minute steps
+    loads = []
+    for minute in range(days * 1440):
+        m = minute % 1440
+        loads.append(100.0 + min(m - 480, 30) * 40.0 if 480 <= m < 1200 else 100.0)
+    return loads
+
+
+def test_predictive_learns_the_daily_ramp_and_is_ready_before_it():
+    loads = _daily()
+    last_day = slice(3 * 1440, 4 * 1440)
+    predictive = Predictive(min_replicas=1, max_replicas=40, interval_seconds=60, startup_seconds=180,
+                            metric_delay_seconds=60, headroom=1.25)
+    short_p = sum(_short_minutes(predictive, loads)[last_day])
+    short_h = sum(_short_minutes(HPA(min_replicas=1, max_replicas=40), loads)[last_day])
+    assert short_h >= 5            # the HPA only reacts: late on the ramp, every day
+    assert short_p <= short_h / 2  # the predictive policy has learnt the ramp and starts replicas before it
+
+
+def test_predictive_holds_when_data_is_missing_and_respects_bounds():
+    p = Predictive(min_replicas=2, max_replicas=5)
+    d = p.decide(obs(0.0, 3, None))
+    assert (d.desired, d.hold) == (3, True) and "no metric available" in d.reason
+    assert p.decide(obs(60.0, 3, 10_000.0)).desired == 5
+    assert Predictive(min_replicas=2, max_replicas=5).decide(obs(0.0, 3, 1.0)).desired == 2
+
+
+def test_predictive_does_not_flap_on_a_single_dip():
+    p = Predictive(min_replicas=1, max_replicas=40)
+    replicas = 10
+    for k in range(120):
+        load = 790.0 if k != 100 else 200.0    # one bad scrape
+        d = p.decide(obs(60.0 * k, replicas, load / replicas))
+        replicas = d.desired
+        if k == 100:
+            assert d.desired >= 9, d.reason
+
+
+@pytest.mark.parametrize("bad", [
+    {"quantile": 1.0}, {"headroom": 0.5}, {"interval_seconds": 0}, {"startup_seconds": -1},
+    {"min_replicas": 5, "max_replicas": 2},
+])
+def test_predictive_rejects_bad_parameters(bad):
+    with pytest.raises(ValueError):
+        Predictive(**bad)
+
+
+def test_observation_validation_messages():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Metric("m", 1.0, kind="ratio")
+    with pytest.raises(ValueError, match="target must be a positive"):
+        Metric("m", 0.0)
+    with pytest.raises(ValueError, match="replicas must be a whole number"):
+        Observation(0.0, -1, 0)
+    assert Observation(0.0, 2, 5).ready_replicas == 2
