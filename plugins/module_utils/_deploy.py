@@ -42,10 +42,6 @@ HASH_LABEL = 'lepton.config-hash'
 class DeployError(DockerError):
     """A rollout failed; ``result`` carries what was done (rollback included)."""
 
-    def __init__(self, message, result=None):
-        super().__init__(message)
-        self.result = result or {}
-
 
 # Pure: the desired container spec ----------------------------------------
 def version_of(image, version=None):

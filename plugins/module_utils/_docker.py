@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import traceback
 
+from ansible.module_utils.basic import missing_required_lib
+
 try:
     import docker
     from docker.errors import DockerException, NotFound, APIError
@@ -37,7 +39,34 @@ DOCKER_ARGUMENT_SPEC = dict(
 
 
 class DockerError(Exception):
-    """A Docker Engine operation failed; the message says what and why."""
+    """A Docker Engine operation failed; the message says what and why.
+
+    ``result`` carries what was done before the failure (for example a
+    rollback), reported beside the message.
+    """
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result or {}
+
+
+def run_docker_module(module, action):
+    """The main() of every Docker module: connect, act, report.
+
+    ``action(client, params, check_mode)`` returns the result dict with a
+    ``diff`` entry (dropped unless --diff); a DockerError becomes fail_json.
+    """
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
+    params = dict((k, v) for k, v in module.params.items() if k not in DOCKER_ARGUMENT_SPEC)
+    try:
+        client = DockerClient(module.params['docker_host'], module.params['timeout'])
+        result = action(client, params, module.check_mode)
+    except (DockerError, OSError) as exc:
+        module.fail_json(msg=str(exc), **getattr(exc, 'result', {}))
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(**result)
 
 
 class DockerClient:

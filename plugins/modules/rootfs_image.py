@@ -93,10 +93,9 @@ image:
       type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
-    DOCKER_ARGUMENT_SPEC, DOCKER_IMPORT_ERROR, HAS_DOCKER, DockerClient, DockerError)
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import DOCKER_ARGUMENT_SPEC, run_docker_module
 from ansible_collections.lepton.aiops.plugins.module_utils._image import ensure_rootfs_image
 
 
@@ -115,17 +114,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
-    params = dict((k, v) for k, v in module.params.items() if k not in DOCKER_ARGUMENT_SPEC)
-    try:
-        client = DockerClient(module.params['docker_host'], module.params['timeout'])
-        result = ensure_rootfs_image(client, check_mode=module.check_mode, **params)
-    except (DockerError, OSError) as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop('diff')
-    module.exit_json(**result)
+    run_docker_module(module, lambda client, params, check_mode: ensure_rootfs_image(client, check_mode=check_mode, **params))
 
 
 if __name__ == '__main__':

@@ -244,28 +244,16 @@ rolled_back:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lepton.aiops.plugins.module_utils._deploy import DEPLOY_ARGUMENT_SPEC, DeployError, Deployer
-from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
-    DOCKER_ARGUMENT_SPEC, DOCKER_IMPORT_ERROR, HAS_DOCKER, DockerClient, DockerError)
+from ansible_collections.lepton.aiops.plugins.module_utils._deploy import DEPLOY_ARGUMENT_SPEC, Deployer
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import DOCKER_ARGUMENT_SPEC, run_docker_module
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(DOCKER_ARGUMENT_SPEC, **DEPLOY_ARGUMENT_SPEC),
                            required_if=[('state', 'present', ['image'])], supports_check_mode=True)
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib('docker'), exception=DOCKER_IMPORT_ERROR)
-    try:
-        client = DockerClient(module.params['docker_host'], module.params['timeout'])
-        result = Deployer(client, module.params).run(check_mode=module.check_mode)
-    except DeployError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    except DockerError as exc:
-        module.fail_json(msg=str(exc))
-    if not module._diff:
-        result.pop('diff')
-    module.exit_json(**result)
+    run_docker_module(module, lambda client, params, check_mode: Deployer(client, params).run(check_mode))
 
 
 if __name__ == '__main__':
