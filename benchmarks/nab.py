@@ -58,11 +58,16 @@ def _novelty(values):
     return novelty.NoveltyDetector().score(values)
 
 
+def _novelty_z(values):
+    return novelty.NoveltyDetector(context=0).score(values)
+
+
 DETECTORS = {
     "null": _null,
     "random": _random,
     "rolling_zscore": _rolling,
     "ewma": _ewma,
+    "novelty_z": _novelty_z,
     "novelty": _novelty,
 }
 

@@ -16,8 +16,8 @@ description:
     T_i = mu_i + sigma_i * z_alpha with z_alpha the standard normal O(alpha)-quantile; a point above T_i
     (or outside mu_i +/- sigma_i * z when O(two_sided)) is anomalous.
   - System level, B(assuming the services are independent), the probability that no service exceeds its
-    threshold is the product over services of P(X_i < T_i). For the latest point x_i of each series the
-    module uses P(X_i < T_i) = Phi((T_i - x_i) / sigma_i), which equals O(alpha) for a service at its mean
+    threshold is the product over services of Pr(X_i < T_i). For the latest point x_i of each series the
+    module uses Pr(X_i < T_i) = Phi((T_i - x_i) / sigma_i), which equals O(alpha) for a service at its mean
     and 0.5 at its threshold. The system is anomalous when the product falls below O(system_level).
     Correlated services make this product pessimistic.
   - A Prometheus that cannot be reached, answers with an error, or returns no data gives
@@ -84,7 +84,8 @@ options:
       - V(gaussian) mean and standard deviation of the baseline; V(robust) median and scaled MAD;
         V(seasonal) one robust baseline per slot of O(period); V(ewma) exponentially weighted z-score;
         V(rolling_zscore) z-score against the previous O(window) points; V(novelty) the online detector
-        of the NAB benchmark (rolling z ranked against its own history, with suppression).
+        of the NAB benchmark (rolling z and the distance of the recent shape to its nearest earlier match, each
+        ranked against its own history, with suppression).
       - For the online detectors (V(ewma), V(rolling_zscore), V(novelty)) the baseline only warms them up.
     type: str
     choices: [gaussian, robust, seasonal, ewma, rolling_zscore, novelty]
@@ -222,7 +223,7 @@ system:
   type: dict
   contains:
     probability:
-      description: Product over evaluated series of P(latest point within threshold); null without data.
+      description: Product over evaluated series of Pr(latest point within threshold); null without data.
       type: float
     expected_probability:
       description: The product for a quiet system, O(alpha) to the number of series.
@@ -262,7 +263,7 @@ series:
       description: What was learned, for example C(mu), C(sigma), C(threshold), C(lower_threshold).
       type: dict
     probability_within:
-      description: P(latest point within threshold).
+      description: Pr(latest point within threshold).
       type: float
     last:
       description: Latest evaluated point with C(timestamp), C(value), C(score).

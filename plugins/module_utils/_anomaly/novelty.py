@@ -5,22 +5,28 @@
 
 PRIVATE to the lepton.aiops collection.
 
-Three stages, each using only the past:
+Four stages, each using only the past:
 
 1. **Deviation.** |z| of the point against the mean and standard deviation of
    the previous ``window`` points (a rolling Gaussian).
-2. **Calibration.** The deviation is ranked among the deviations of the
-   previous ``window`` points: p = (number of past deviations >= this one + 1)
-   / (n + 1), an empirical tail probability. This replaces the Gaussian tail,
-   which is badly wrong for skewed, periodic or heavy-tailed metrics, and
-   makes one threshold mean the same thing on every series.
-3. **Suppression.** A point is reported only if it is more surprising than
+2. **Context.** The distance from the last ``context`` points (the current
+   shape) to the most similar earlier stretch of ``context`` points within
+   ``window`` (nearest neighbour, not overlapping), divided by the rolling
+   standard deviation. A value in its usual range but in an unusual shape
+   (a missing daily peak, a flat stretch in a noisy signal) is far from every
+   earlier shape.
+3. **Calibration.** Each of the two is ranked among its own previous
+   ``window`` values: p = (number of past values >= this one + 1) / (n + 1),
+   an empirical tail probability, which makes one threshold mean the same
+   thing on every series whatever its distribution. The surprise is the mean
+   of -log10 p over the two, i.e. the geometric mean of the two p-values:
+   both must agree that the point is unusual.
+4. **Suppression.** A point is reported only if it is more surprising than
    every point of the last ``suppress`` points; otherwise its score is 0. One
    incident then raises one alert instead of a burst.
 
-The score is 1 - p in [0, 1) (0 while warming up, for suppressed points and
-for NaN). ``score >= alpha`` flags a point whose deviation is in the top
-(1 - alpha) of the recent past and a new high within the suppression span.
+The score is 1 - 10 ** -surprise in [0, 1) (0 while warming up, for
+suppressed points and for NaN, which is a gap and changes no state).
 """
 
 from __future__ import annotations
@@ -38,30 +44,128 @@ else:  # pragma: no cover
     np = None
 
 
-class NoveltyDetector:
-    """Rolling z, ranked against its own recent history, with suppression.
+class RankCalibrator:
+    """-log10 of the empirical upper-tail probability among the last ``window`` values.
 
-    >>> d = NoveltyDetector(window=200, suppress=20, warmup=20)
+    >>> r = RankCalibrator(window=100, warmup=5)
+    >>> [round(r.surprise_one(v), 3) for v in [1.0, 2.0, 3.0, 4.0, 5.0, 9.0, 0.5]]
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.778, 0.0]
+    """
+
+    def __init__(self, window=6400, warmup=50):
+        self.window = int(window)
+        self.warmup = int(warmup)
+        self.sorted_ = []
+        self.fifo_ = deque()
+
+    def surprise_one(self, value):
+        """Surprise of ``value`` (0.0 during warm-up), then remember it."""
+        hist = self.sorted_
+        n = len(hist)
+        s = 0.0 - math.log10((n - bisect.bisect_left(hist, value) + 1.0) / (n + 1.0)) if n >= self.warmup else 0.0
+        bisect.insort(hist, value)
+        self.fifo_.append(value)
+        if len(self.fifo_) > self.window:
+            del hist[bisect.bisect_left(hist, self.fifo_.popleft())]
+        return s
+
+
+class ContextDistance:
+    """Distance of the last ``m`` points to their nearest earlier non-overlapping match.
+
+    Lags ``m .. window`` are searched; ``D[lag]`` is kept up to date in O(window)
+    vector operations per point (and recomputed exactly every ``window``
+    points against rounding drift). Returns NaN until ``min_lags`` earlier
+    windows exist.
+
+    >>> c = ContextDistance(m=3, window=50, min_lags=1)
+    >>> out = [c.update(v) for v in [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 5.0]]
+    >>> out[-2], round(out[-1], 3)
+    (0.0, 4.243)
+    """
+
+    def __init__(self, m=8, window=6400, min_lags=50):
+        self.m = int(m)
+        self.window = int(window)
+        self.min_lags = int(min_lags)
+        self.buf_ = np.empty(2 * (self.window + self.m + 1), dtype=np.float64)
+        self.len_ = 0
+        self.dist_ = np.empty(max(self.window - self.m + 1, 0), dtype=np.float64)
+        self.valid_ = 0
+        self.since_exact_ = 0
+
+    def _push(self, x):
+        if self.len_ == self.buf_.size:
+            keep = self.window + self.m + 1
+            self.buf_[:keep] = self.buf_[self.len_ - keep:self.len_]
+            self.len_ = keep
+        self.buf_[self.len_] = x
+        self.len_ += 1
+
+    def _exact(self, h, t):
+        m, cur = self.m, h[t - self.m + 1:t + 1]
+        for k in range(self.valid_):
+            lag = m + k
+            d = cur - h[t - lag - m + 1:t - lag + 1]
+            self.dist_[k] = float(np.dot(d, d))
+        self.since_exact_ = 0
+
+    def update(self, value):
+        """Add one point; return its context distance (NaN while warming up)."""
+        m = self.m
+        self._push(float(value))
+        h, t = self.buf_, self.len_ - 1
+        # lags m..window whose earlier window is complete (after a compaction all are)
+        valid = max(min(self.window, self.len_ - m) - m + 1, 0)
+        if valid == 0:
+            return float("nan")
+        old = self.valid_
+        if old and self.since_exact_ < self.window:
+            a, b = h[t], h[t - m]
+            seg1 = h[t - m - old + 1:t - m + 1][::-1]
+            seg2 = h[t - 2 * m - old + 1:t - 2 * m + 1][::-1]
+            self.dist_[:old] += (a - seg1) ** 2 - (b - seg2) ** 2
+            self.since_exact_ += 1
+            self.valid_ = valid
+            for k in range(old, valid):  # lags that just became available
+                lag = m + k
+                d = h[t - m + 1:t + 1] - h[t - lag - m + 1:t - lag + 1]
+                self.dist_[k] = float(np.dot(d, d))
+        else:
+            self.valid_ = valid
+            self._exact(h, t)
+        if valid < self.min_lags:
+            return float("nan")
+        return math.sqrt(max(float(self.dist_[:valid].min()), 0.0))
+
+
+class NoveltyDetector:
+    """Rolling z and context distance, ranked against their own history, with suppression.
+
+    >>> d = NoveltyDetector(window=300, suppress=20, warmup=20)
     >>> quiet = [10.0 + (i % 7) * 0.1 for i in range(300)]
     >>> scores = d.score(quiet + [25.0] + quiet[:30])
     >>> int(scores.argmax()), round(float(scores.max()), 3), float(scores[301:321].max())
-    (300, 0.995, 0.0)
+    (300, 0.996, 0.0)
     """
 
-    def __init__(self, window=6400, suppress=100, warmup=50, alpha=0.99):
+    def __init__(self, window=6400, suppress=100, warmup=50, context=8, alpha=0.99):
         self.window = window
         self.suppress = suppress
         self.warmup = warmup
+        self.context = context
         self.alpha = alpha
         self.reset()
 
     def reset(self):
         """Forget everything learned."""
-        if int(self.window) < 2 or int(self.suppress) < 0 or int(self.warmup) < 1:
-            raise ValueError("window must be at least 2, suppress at least 0 and warmup at least 1.")
+        if int(self.window) < 2 or int(self.suppress) < 0 or int(self.warmup) < 1 or int(self.context) < 0:
+            raise ValueError("window must be at least 2, suppress and context at least 0 and warmup at least 1.")
         self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True)
-        self.sorted_ = []
-        self.fifo_ = deque()
+        self.z_rank_ = RankCalibrator(self.window, self.warmup)
+        ctx = int(self.context)
+        self.ctx_ = ContextDistance(ctx, int(self.window), int(self.warmup)) if 0 < ctx < int(self.window) else None
+        self.ctx_rank_ = RankCalibrator(self.window, self.warmup)
         self.recent_ = deque()
         return self
 
@@ -73,18 +177,20 @@ class NoveltyDetector:
         return self
 
     def surprise_one(self, value):
-        """-log10 of the calibrated tail probability (before suppression), then update."""
-        z = self.z_.score_one(value)
+        """Calibrated surprise (before suppression), then update; NaN for NaN."""
+        x = float(value)
+        z = self.z_.score_one(x)
         if math.isnan(z):
             return float("nan")
-        hist = self.sorted_
-        n = len(hist)
-        s = -math.log10((n - bisect.bisect_left(hist, z) + 1.0) / (n + 1.0)) if n >= self.warmup else 0.0
-        bisect.insort(hist, z)
-        self.fifo_.append(z)
-        if len(self.fifo_) > self.window:
-            del hist[bisect.bisect_left(hist, self.fifo_.popleft())]
-        return s
+        s = self.z_rank_.surprise_one(z)
+        if self.ctx_ is None:
+            return s
+        dist = self.ctx_.update(x)
+        sd = self.z_.last_sd_
+        if math.isnan(dist) or math.isnan(sd):
+            return 0.0
+        rel = dist / sd if sd > 0.0 else (0.0 if dist == 0.0 else math.inf)
+        return 0.5 * (s + self.ctx_rank_.surprise_one(rel))
 
     def score_one(self, value):
         """Score one point in [0, 1), then learn from it."""

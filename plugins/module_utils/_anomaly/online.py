@@ -137,6 +137,7 @@ class RollingZScore(_Online):
         if int(self.window) < 2:
             raise ValueError("window must hold at least 2 points, got %r." % self.window)
         self.buf_ = deque()
+        self.last_sd_ = float("nan")
         self.center_ = None
         self.sum_ = 0.0
         self.sumsq_ = 0.0
@@ -151,10 +152,13 @@ class RollingZScore(_Online):
             var = (self.sumsq_ / n - mean * mean) * n / (n - 1)
             diff = x - self.center_ - mean
             if var > 1e-12 * (self.sumsq_ / n):  # below that it is rounding noise
-                z = diff / math.sqrt(var)
+                self.last_sd_ = math.sqrt(var)
+                z = diff / self.last_sd_
             else:
+                self.last_sd_ = 0.0
                 z = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
         else:
+            self.last_sd_ = float("nan")
             z = 0.0
         v = x - self.center_
         self.buf_.append(v)

@@ -64,7 +64,7 @@ def test_every_detector_flags_the_loud_service_only(detector):
 
 
 def test_system_probability_is_the_product_and_alpha_to_n_when_quiet():
-    out, _ = ad.analyse(ad.from_inline({"a": QUIET, "b": QUIET[::-1]}), "gaussian", OPTS)
+    out = ad.analyse(ad.from_inline({"a": QUIET, "b": QUIET[::-1]}), "gaussian", OPTS)[0]
     probs = [s["probability_within"] for s in out["series"]]
     assert out["system"]["probability"] == pytest.approx(probs[0] * probs[1])
     assert out["system"]["expected_probability"] == pytest.approx(0.99 ** 2)
@@ -72,13 +72,13 @@ def test_system_probability_is_the_product_and_alpha_to_n_when_quiet():
 
 
 def test_short_series_is_inconclusive_not_healthy():
-    out, _ = ad.analyse(ad.from_inline({"short": [1.0, 2.0, 3.0, 4.0]}), "gaussian", OPTS)
+    out = ad.analyse(ad.from_inline({"short": [1.0, 2.0, 3.0, 4.0]}), "gaussian", OPTS)[0]
     assert out["inconclusive"] is True and out["anomalous"] is False and out["status"] == "inconclusive"
     assert "usable points" in out["reason"]
 
 
 def test_one_short_series_among_good_ones_is_reported_alone():
-    out, _ = ad.analyse(ad.from_inline({"ok": LOUD, "short": [1.0, 2.0]}), "gaussian", OPTS)
+    out = ad.analyse(ad.from_inline({"ok": LOUD, "short": [1.0, 2.0]}), "gaussian", OPTS)[0]
     assert out["inconclusive"] is False and out["anomalous"] is True
     assert [s["inconclusive"] for s in out["series"]] == [False, True]
     assert "1 series inconclusive" in out["summary"]
@@ -86,7 +86,7 @@ def test_one_short_series_among_good_ones_is_reported_alone():
 
 def test_gaps_are_never_anomalous():
     series = {"gappy": [[i * 60, None if i % 7 == 0 else v] for i, v in enumerate(QUIET)]}
-    out, _ = ad.analyse(ad.from_inline(series), "gaussian", OPTS)
+    out = ad.analyse(ad.from_inline(series), "gaussian", OPTS)[0]
     assert all(a["value"] is not None for a in out["series"][0]["anomalies"])
 
 

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from ansible_collections.lepton.aiops.plugins.module_utils._anomaly.novelty import NoveltyDetector
+from ansible_collections.lepton.aiops.plugins.module_utils._anomaly.novelty import ContextDistance, NoveltyDetector, RankCalibrator
 
 RNG = np.random.default_rng(21)
 NOISE = RNG.normal(100.0, 5.0, 1500)
@@ -61,3 +63,39 @@ def test_fit_warms_the_state():
     warmed = NoveltyDetector(window=500).fit(SPIKED[:1000]).score(SPIKED[1000:])
     np.testing.assert_array_equal(warmed, NoveltyDetector(window=500).score(SPIKED)[1000:])
     assert warmed[200] > 0.99
+
+
+@pytest.mark.parametrize("m,window", [(1, 10), (3, 40), (8, 100), (5, 60)])
+def test_context_distance_matches_brute_force(m, window):
+    x = np.random.default_rng(m).normal(size=400).cumsum()
+    c = ContextDistance(m=m, window=window, min_lags=1)
+    for t, v in enumerate(x):
+        got = c.update(v)
+        lags = [lag for lag in range(m, window + 1) if t - lag - m + 1 >= 0]
+        if not lags:
+            assert math.isnan(got)
+            continue
+        cur = x[t - m + 1:t + 1]
+        want = min(math.sqrt(((cur - x[t - lag - m + 1:t - lag + 1]) ** 2).sum()) for lag in lags)
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+
+def test_rank_calibrator_is_an_empirical_tail_probability():
+    r = RankCalibrator(window=1000, warmup=1)
+    for v in range(99):
+        r.surprise_one(float(v))
+    # 99 past values, none >= 1000: p = 1 / 100; 50 past values >= 49.5: p = 51 / 101
+    assert r.surprise_one(1000.0) == pytest.approx(2.0)
+    assert r.surprise_one(49.5) == pytest.approx(-math.log10(51 / 101))
+
+
+def test_shape_anomaly_in_range_is_found_by_context():
+    t = np.arange(3000)
+    wave = np.sin(2 * np.pi * t / 100.0) + RNG.normal(0.0, 0.02, t.size)
+    wave[2500:2540] = 0.0  # flat stretch inside the normal range: no |z| outlier
+    scores = NoveltyDetector().score(wave)
+    plain = NoveltyDetector(context=0).score(wave)
+    # The flat stretch is the most surprising thing since warm-up, and only the context sees it.
+    assert scores[2500:2560].max() > scores[500:2500].max()
+    assert scores[2500:2560].max() > plain[2500:2560].max()
+    assert plain[2500:2560].max() < plain[500:2500].max()
