@@ -184,10 +184,7 @@ class Keyring:
         if meta["name"] != name:
             raise KeyringError("%s holds keyring %r, not %r" % (self.path, meta["name"], name))
         current = int(meta["current"])
-        if version is not None and version < current:
-            raise KeyringError("keyring %r is at version %d; versions are never removed, so version %d cannot "
-                               "be asked for" % (name, current, version))
-        add = (version - current) if version is not None else 0
+        add = max(version - current, 0) if version is not None else 0
         if add == 0 and rotate_after_days is not None:
             created = [v for v in meta["versions"] if v["version"] == current][0]["created"]
             age = (when or now()) - datetime.datetime.fromisoformat(created)

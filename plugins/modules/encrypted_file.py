@@ -23,8 +23,7 @@ description:
     is fsynced and renamed over the target, so a failure leaves the original intact.
   - Neither file content nor key material appears in the result, the diff or the log.
   - The file format is described in C(docs/encrypted-file-format.md).
-author:
-  - lepton.aiops maintainers
+author: lepton.aiops maintainers (@lepton-aiops)
 requirements:
   - cryptography >= 41.0
 attributes:

@@ -19,8 +19,7 @@ description:
     never removed, so files encrypted under them stay readable.
   - Private keys are written 0600 as PKCS#8 PEM, encrypted with O(passphrase) when it
     is set. Key material never appears in the result, the diff or the log.
-author:
-  - lepton.aiops maintainers
+author: lepton.aiops maintainers (@lepton-aiops)
 requirements:
   - cryptography >= 41.0
 attributes:
@@ -52,8 +51,9 @@ options:
     default: present
   version:
     description:
-      - The newest version the keyring must have. Raising it rotates (adds the missing
-        versions); asking for a version lower than the current one is an error.
+      - The version the keyring must have at least. Raising it rotates (adds the missing
+        versions). A lower number than the current version changes nothing, as versions are
+        never removed.
       - When omitted, a new keyring gets version 1 and an existing one keeps its versions
         unless O(rotate_after_days) says otherwise.
     type: int

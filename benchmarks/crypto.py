@@ -1,0 +1,151 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright (c) lepton.aiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Envelope encryption throughput and peak memory on a large file.
+
+Usage (from the repository root, with the test venv active)::
+
+    PYTHONPATH=.build/collections nice python benchmarks/crypto.py [--size-mib 1024] [--chunk-kib 1024]
+
+Each encrypt and decrypt runs in its own child process (one thread, so one
+core); the parent reads the child's peak resident set size with wait4(), and
+the child reports its wall and CPU time. "file" rows go file to file;
+"stream" rows encrypt generated input into a discarding sink and decrypt
+the encrypted file into a discarding sink, to show the cost of the cipher
+and framing apart from the kernel's page-cache writes. A run on a small file gives the baseline
+that shows memory does not grow with the file. Files go to --dir (default
+/dev/shm when it exists, to measure the cipher rather than the disk) and are
+removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD = r"""
+import json, os, sys, time
+from ansible_collections.lepton.aiops.plugins.module_utils._envelope import (
+    decrypt_file, decrypt_stream, encrypt_file, encrypt_stream)
+from ansible_collections.lepton.aiops.plugins.module_utils._keyring import Keyring
+
+
+class Source:
+    # 'size' bytes of one random block, handed out with readinto (one copy).
+    def __init__(self, size):
+        self.left, self.block = size, memoryview(os.urandom(1 << 20))
+
+    def readinto(self, view):
+        count = min(len(view), len(self.block), self.left)
+        view[:count] = self.block[:count]
+        self.left -= count
+        return count
+
+
+class Null:
+    def write(self, data):
+        return len(data)
+
+
+op, ring_path, src, dest, chunk = sys.argv[1:6]
+ring = Keyring(ring_path)
+ring.private_key(ring.current_version)  # load keys outside the timed part
+public = ring.public_key()
+start, cpu = time.perf_counter(), time.process_time()
+if op == "encrypt":
+    encrypt_file(src, dest, ring.name, ring.current_version, public, int(chunk))
+elif op == "decrypt":
+    decrypt_file(src, dest, ring.private_key_for)
+elif op == "encrypt-stream":
+    encrypt_stream(Source(int(dest)), Null(), ring.name, ring.current_version, public, int(chunk))
+else:
+    with open(src, "rb", buffering=0) as handle:
+        decrypt_stream(handle, Null().write, ring.private_key_for)
+print(json.dumps(dict(seconds=time.perf_counter() - start, cpu=time.process_time() - cpu)))
+"""
+
+
+def run_child(op, ring, src, dest, chunk):
+    """Run one operation in a child; (wall seconds, CPU seconds, peak RSS in MiB)."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, op, ring, src, dest, str(chunk)],
+                            stdout=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    out = proc.stdout.read()
+    proc.stdout.close()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        sys.exit("%s failed with exit code %d" % (op, proc.returncode))
+    times = json.loads(out)
+    return times["seconds"], times["cpu"], usage.ru_maxrss / 1024.0
+
+
+def make_input(path, size):
+    block = os.urandom(4 << 20)
+    with open(path, "wb") as handle:
+        left = size
+        while left > 0:
+            handle.write(block[:min(left, len(block))])
+            left -= len(block)
+
+
+def measure(workdir, ring, size, chunk):
+    src = os.path.join(workdir, "plain-%d" % size)
+    enc, dec = src + ".enc", src + ".dec"
+    make_input(src, size)
+    rows = []
+    for mode in ("file", "stream"):
+        if mode == "file":
+            enc_s, enc_cpu, enc_rss = run_child("encrypt", ring, src, enc, chunk)
+            os.unlink(src)
+            dec_s, dec_cpu, dec_rss = run_child("decrypt", ring, enc, dec, chunk)
+            os.unlink(dec)
+        else:
+            enc_s, enc_cpu, enc_rss = run_child("encrypt-stream", ring, "-", str(size), chunk)
+            dec_s, dec_cpu, dec_rss = run_child("decrypt-stream", ring, enc, "-", chunk)
+            os.unlink(enc)
+        rows.append(dict(mode=mode, size_bytes=size, chunk_bytes=chunk,
+                         encrypt_gb_per_s=size / enc_s / 1e9, decrypt_gb_per_s=size / dec_s / 1e9,
+                         encrypt_gb_per_cpu_s=size / enc_cpu / 1e9, decrypt_gb_per_cpu_s=size / dec_cpu / 1e9,
+                         encrypt_peak_rss_mib=enc_rss, decrypt_peak_rss_mib=dec_rss))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--baseline-mib", type=int, default=16)
+    parser.add_argument("--chunk-kib", type=int, default=1024)
+    parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    args = parser.parse_args()
+    from ansible_collections.lepton.aiops.plugins.module_utils._keyring import Keyring
+
+    workdir = tempfile.mkdtemp(prefix="lepton-bench-crypto-", dir=args.dir)
+    try:
+        ring = os.path.join(workdir, "ring")
+        Keyring(ring).add_versions("bench", 1)
+        chunk = args.chunk_kib * 1024
+        results = [row for size in (args.baseline_mib, args.size_mib) for row in measure(workdir, ring, size << 20, chunk)]
+    finally:
+        shutil.rmtree(workdir)
+    print("GB/s is 1e9 bytes per wall second; per CPU second discounts time the shared machine gave away.")
+    print("file: file to file in --dir (page cache, rename); stream: generated input / discarded output.")
+    print("%-7s %-9s %-9s %9s %9s %13s %13s %13s %13s" % (
+        "mode", "size", "chunk", "enc GB/s", "dec GB/s", "enc GB/cpu-s", "dec GB/cpu-s", "enc peak MiB", "dec peak MiB"))
+    for row in results:
+        print("%-7s %-9s %-9s %9.2f %9.2f %13.2f %13.2f %13.1f %13.1f" % (
+            row["mode"], "%d MiB" % (row["size_bytes"] >> 20), "%d KiB" % (row["chunk_bytes"] >> 10),
+            row["encrypt_gb_per_s"], row["decrypt_gb_per_s"], row["encrypt_gb_per_cpu_s"],
+            row["decrypt_gb_per_cpu_s"], row["encrypt_peak_rss_mib"], row["decrypt_peak_rss_mib"]))
+    print(json.dumps(dict(results=results, python=sys.version.split()[0], cpus=os.cpu_count(),
+                          when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))))
+
+
+if __name__ == "__main__":
+    main()
