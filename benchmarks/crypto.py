@@ -31,7 +31,7 @@ import tempfile
 import time
 
 CHILD = r"""
-import json, os, sys, time
+import json, os, resource, sys, time
 from ansible_collections.lepton.aiops.plugins.module_utils._envelope import (
     decrypt_file, decrypt_stream, encrypt_file, encrypt_stream)
 from ansible_collections.lepton.aiops.plugins.module_utils._keyring import Keyring
@@ -58,7 +58,7 @@ op, ring_path, src, dest, chunk = sys.argv[1:6]
 ring = Keyring(ring_path)
 ring.private_key(ring.current_version)  # load keys outside the timed part
 public = ring.public_key()
-start, cpu = time.perf_counter(), time.process_time()
+start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
 if op == "encrypt":
     encrypt_file(src, dest, ring.name, ring.current_version, public, int(chunk))
 elif op == "decrypt":
@@ -68,12 +68,14 @@ elif op == "encrypt-stream":
 else:
     with open(src, "rb", buffering=0) as handle:
         decrypt_stream(handle, Null().write, ring.private_key_for)
-print(json.dumps(dict(seconds=time.perf_counter() - start, cpu=time.process_time() - cpu)))
+after = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps(dict(seconds=time.perf_counter() - start, user=after.ru_utime - before.ru_utime,
+                      system=after.ru_stime - before.ru_stime)))
 """
 
 
 def run_child(op, ring, src, dest, chunk):
-    """Run one operation in a child; (wall seconds, CPU seconds, peak RSS in MiB)."""
+    """Run one operation in a child; (wall, user CPU, system CPU seconds, peak RSS in MiB)."""
     proc = subprocess.Popen([sys.executable, "-c", CHILD, op, ring, src, dest, str(chunk)],
                             stdout=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
     out = proc.stdout.read()
@@ -83,7 +85,7 @@ def run_child(op, ring, src, dest, chunk):
     if proc.returncode:
         sys.exit("%s failed with exit code %d" % (op, proc.returncode))
     times = json.loads(out)
-    return times["seconds"], times["cpu"], usage.ru_maxrss / 1024.0
+    return times["seconds"], times["user"], times["system"], usage.ru_maxrss / 1024.0
 
 
 def make_input(path, size):
@@ -102,17 +104,20 @@ def measure(workdir, ring, size, chunk):
     rows = []
     for mode in ("file", "stream"):
         if mode == "file":
-            enc_s, enc_cpu, enc_rss = run_child("encrypt", ring, src, enc, chunk)
+            enc_s, enc_user, enc_sys, enc_rss = run_child("encrypt", ring, src, enc, chunk)
             os.unlink(src)
-            dec_s, dec_cpu, dec_rss = run_child("decrypt", ring, enc, dec, chunk)
+            dec_s, dec_user, dec_sys, dec_rss = run_child("decrypt", ring, enc, dec, chunk)
             os.unlink(dec)
         else:
-            enc_s, enc_cpu, enc_rss = run_child("encrypt-stream", ring, "-", str(size), chunk)
-            dec_s, dec_cpu, dec_rss = run_child("decrypt-stream", ring, enc, "-", chunk)
+            enc_s, enc_user, enc_sys, enc_rss = run_child("encrypt-stream", ring, "-", str(size), chunk)
+            dec_s, dec_user, dec_sys, dec_rss = run_child("decrypt-stream", ring, enc, "-", chunk)
             os.unlink(enc)
         rows.append(dict(mode=mode, size_bytes=size, chunk_bytes=chunk,
                          encrypt_gb_per_s=size / enc_s / 1e9, decrypt_gb_per_s=size / dec_s / 1e9,
-                         encrypt_gb_per_cpu_s=size / enc_cpu / 1e9, decrypt_gb_per_cpu_s=size / dec_cpu / 1e9,
+                         encrypt_gb_per_cpu_s=size / max(enc_user + enc_sys, 1e-3) / 1e9,
+                         decrypt_gb_per_cpu_s=size / max(dec_user + dec_sys, 1e-3) / 1e9,
+                         encrypt_user_s=enc_user, encrypt_system_s=enc_sys,
+                         decrypt_user_s=dec_user, decrypt_system_s=dec_sys,
                          encrypt_peak_rss_mib=enc_rss, decrypt_peak_rss_mib=dec_rss))
     return rows
 
@@ -131,19 +136,26 @@ def main():
         ring = os.path.join(workdir, "ring")
         Keyring(ring).add_versions("bench", 1)
         chunk = args.chunk_kib * 1024
-        results = [row for size in (args.baseline_mib, args.size_mib) for row in measure(workdir, ring, size << 20, chunk)]
+        results = [row for size in (args.baseline_mib, args.size_mib)
+                   for row in measure(workdir, ring, size << 20, chunk)]
     finally:
         shutil.rmtree(workdir)
-    print("GB/s is 1e9 bytes per wall second; per CPU second discounts time the shared machine gave away.")
-    print("file: file to file in --dir (page cache, rename); stream: generated input / discarded output.")
-    print("%-7s %-9s %-9s %9s %9s %13s %13s %13s %13s" % (
-        "mode", "size", "chunk", "enc GB/s", "dec GB/s", "enc GB/cpu-s", "dec GB/cpu-s", "enc peak MiB", "dec peak MiB"))
+    print("GB/s: 1e9 bytes per wall second (shared machine: other jobs take CPU). GB/cpu-s: per second of")
+    print("this process's user + system CPU, i.e. one core to itself. user/sys s: CPU seconds (sys = kernel:")
+    print("page cache, file system). file: file to file in --dir; stream: generated input, discarded output.")
+    head = ("mode", "size", "enc GB/s", "dec GB/s", "enc GB/cpu-s", "dec GB/cpu-s", "enc user s", "enc sys s",
+            "dec user s", "dec sys s", "enc peak MiB", "dec peak MiB")
+    print("%-6s %-8s" % head[:2] + "".join(" %12s" % h for h in head[2:]))
     for row in results:
-        print("%-7s %-9s %-9s %9.2f %9.2f %13.2f %13.2f %13.1f %13.1f" % (
-            row["mode"], "%d MiB" % (row["size_bytes"] >> 20), "%d KiB" % (row["chunk_bytes"] >> 10),
-            row["encrypt_gb_per_s"], row["decrypt_gb_per_s"], row["encrypt_gb_per_cpu_s"],
-            row["decrypt_gb_per_cpu_s"], row["encrypt_peak_rss_mib"], row["decrypt_peak_rss_mib"]))
+        values = (row["encrypt_gb_per_s"], row["decrypt_gb_per_s"], row["encrypt_gb_per_cpu_s"],
+                  row["decrypt_gb_per_cpu_s"], row["encrypt_user_s"], row["encrypt_system_s"],
+                  row["decrypt_user_s"], row["decrypt_system_s"], row["encrypt_peak_rss_mib"],
+                  row["decrypt_peak_rss_mib"])
+        print("%-6s %-8s" % (row["mode"], "%d MiB" % (row["size_bytes"] >> 20))
+              + "".join(" %12.2f" % v for v in values))
+    print("chunk %d KiB" % args.chunk_kib)
     print(json.dumps(dict(results=results, python=sys.version.split()[0], cpus=os.cpu_count(),
+                          load_average=os.getloadavg(),
                           when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))))
 
 
