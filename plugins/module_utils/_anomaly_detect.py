@@ -174,9 +174,12 @@ def _scores(detector, ts, xs, nb, opts):
         s = d.score(xs)
         return s, s, d.z_alpha_, None, {}
     d = novelty.NoveltyDetector(window=opts["window"], suppress=opts["suppress"], alpha=alpha)
-    s = d.score(xs)
+    s, raw = np.empty(xs.size), np.empty(xs.size)
+    for i, x in enumerate(xs.tolist()):
+        s[i] = d.score_one(x)
+        raw[i] = 1.0 - 10.0 ** -d.last_surprise_  # before suppression: still high during an incident
     with np.errstate(divide="ignore"):
-        z = ndtri(np.clip(s, 0.0, 1.0))
+        z = ndtri(np.clip(raw, 0.0, 1.0))
     return s, z, float(ndtri(alpha)), None, {}
 
 
@@ -211,7 +214,8 @@ def analyse_one(series, detector, opts):
     valid = valid[valid >= nb]
     last = int(valid[-1])
     recent = valid[-int(opts["recent_points"]):]
-    res["anomalous_now"] = bool(flags[recent].any())
+    now = flags | (z >= z_alpha) if detector == "novelty" else flags  # novelty: unsuppressed for "now"
+    res["anomalous_now"] = bool(now[recent].any())
     res["last"] = {"timestamp": float(ts[last]), "value": _finite(xs[last]), "score": _finite(score[last])}
     zl = float(z[last])
     if detector in ("gaussian", "robust", "seasonal") and opts["two_sided"]:

@@ -133,7 +133,11 @@ options:
     type: int
     default: 100
   recent_points:
-    description: A series is anomalous now when one of its last O(recent_points) evaluated points is.
+    description:
+      - A series is anomalous now when one of its last O(recent_points) evaluated points is.
+      - For V(novelty) a point counts here when its score before suppression reaches O(alpha). V(novelty) flags
+        the onset of a change and lists only the start of each incident; a level that persists becomes its new
+        normal. To ask whether a service is still beyond its baseline, use V(gaussian) or V(robust).
     type: int
     default: 3
   system_level:

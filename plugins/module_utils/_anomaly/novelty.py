@@ -167,6 +167,7 @@ class NoveltyDetector:
         self.ctx_ = ContextDistance(ctx, int(self.window), int(self.warmup)) if 0 < ctx < int(self.window) else None
         self.ctx_rank_ = RankCalibrator(self.window, self.warmup)
         self.recent_ = deque()
+        self.last_surprise_ = 0.0
         return self
 
     def fit(self, baseline=()):
@@ -195,6 +196,7 @@ class NoveltyDetector:
     def score_one(self, value):
         """Score one point in [0, 1), then learn from it."""
         s = self.surprise_one(value)
+        self.last_surprise_ = 0.0 if math.isnan(s) else s
         if math.isnan(s):
             return 0.0
         recent = self.recent_

@@ -144,3 +144,14 @@ def test_report_is_self_contained_html_with_marked_anomalies():
     assert parser.tags.count("svg") == 1 and parser.tags.count("circle") == out["series"][0]["anomaly_count"]
     assert "script" not in parser.tags and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "ANOMALOUS" in page and "inconclusive" in page
+
+
+def test_novelty_flags_the_onset_once_and_gaussian_the_persisting_level():
+    series = {"shifted": QUIET[:300] + [40.0] * 60}
+    onset = ad.analyse(ad.from_inline({"shifted": series["shifted"][:303]}), "novelty", dict(OPTS, baseline_ratio=0.5))[0]
+    assert onset["series"][0]["anomalous_now"] and onset["anomalous"]
+    later = ad.analyse(ad.from_inline(series), "novelty", dict(OPTS, baseline_ratio=0.5))[0]["series"][0]
+    assert [a["timestamp"] for a in later["anomalies"]][:1] == [300.0] and later["anomaly_count"] <= 3
+    assert not later["anomalous_now"]  # the new level is the new normal for novelty
+    still = ad.analyse(ad.from_inline(series), "gaussian", dict(OPTS, baseline_ratio=0.5))[0]["series"][0]
+    assert still["anomalous_now"] and still["anomaly_count"] >= 60  # every shifted point (and a noise point or two)
