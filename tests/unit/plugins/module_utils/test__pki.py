@@ -173,3 +173,56 @@ def test_ca_certificate_is_a_ca(ca):
     assert constraints.ca and usage.key_cert_sign
     key = serialization.load_pem_private_key((ca / "ca.key").read_bytes(), CA_PASS.encode())
     assert key.curve.name == "secp256r1"
+
+
+def test_issued_certificates_complete_a_mutual_tls_handshake(ca):
+    """Server and client certificates from the CA work for TLS with hostname checks and client auth."""
+    import socket
+    import threading
+
+    run(leaf_params(ca, name="server", subject_alt_names=["localhost", "127.0.0.1"]))
+    run(leaf_params(ca, name="client", common_name="scraper", subject_alt_names=[], usage="client"))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca / "ca.crt"))
+    server_ctx.load_cert_chain(str(ca / "server.crt"), str(ca / "server.key"))
+    server_ctx.verify_mode = ssl.CERT_REQUIRED
+    client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca / "ca.crt"))
+    client_ctx.load_cert_chain(str(ca / "client.crt"), str(ca / "client.key"))
+    left, right = socket.socketpair()
+    seen = {}
+
+    def serve():
+        with server_ctx.wrap_socket(left, server_side=True) as tls:
+            seen["client"] = tls.getpeercert()["subject"]
+            tls.sendall(b"ok")
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    with client_ctx.wrap_socket(right, server_hostname="localhost") as tls:
+        assert tls.recv(2) == b"ok"
+    thread.join(5)
+    assert seen["client"] == ((("commonName", "scraper"),),)
+
+
+def test_client_certificate_is_refused_as_a_server(ca):
+    import socket
+    import threading
+
+    run(leaf_params(ca, name="client", common_name="localhost", subject_alt_names=["localhost"], usage="client"))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(str(ca / "client.crt"), str(ca / "client.key"))
+    client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca / "ca.crt"))
+    left, right = socket.socketpair()
+
+    def serve():
+        try:
+            with server_ctx.wrap_socket(left, server_side=True):
+                pass
+        except (ssl.SSLError, OSError):
+            pass
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    with pytest.raises(ssl.SSLCertVerificationError, match="unsuitable certificate purpose"):
+        client_ctx.wrap_socket(right, server_hostname="localhost")
+    right.close()
+    thread.join(5)
