@@ -205,16 +205,18 @@ class AutoscaleRun:
             decider = make_decider(settings["policy"], **params)
         obs = observation_from_record(record, settings, self.anomalous)
         decision = decider.decide(obs)
-        reason = decision.reason
-        if not record.get("ok"):
-            reason = f"hold: metrics unavailable ({record.get('reason') or 'no data'})"
-        self._deciders[service] = decider
-        self.decisions[service] = {
+        entry = {
             "service": service, "host": host, "policy": decision.policy, "time": decision.time,
             "current": decision.current, "ready": obs.ready_replicas, "desired": decision.desired,
-            "change": decision.change, "hold": decision.hold, "reason": reason,
+            "change": decision.change, "hold": decision.hold, "reason": decision.reason,
             "check_mode": self.check_mode,
         }
+        if not record.get("ok"):
+            # nothing is known, not even the replica count: hold, say why
+            entry.update(current=None, ready=None, desired=None, change="none", hold=True,
+                         reason=f"hold: metrics unavailable ({record.get('reason') or 'no data'})")
+        self._deciders[service] = decider
+        self.decisions[service] = entry
 
     def _state_path(self, service):
         if not _SAFE_NAME.match(service):
@@ -255,13 +257,17 @@ def format_table(rows, check_mode=False):
     if not rows:
         return "autoscaler: no service_metrics_info result in this run, nothing decided"
     head = ("service", "policy", "current", "ready", "desired", "change", "reason")
-    body = [(r["service"], r["policy"], str(r["current"]), str(r["ready"]), str(r["desired"]),
+    body = [(r["service"], r["policy"], _cell(r["current"]), _cell(r["ready"]), _cell(r["desired"]),
              r["change"] + (" (check mode: not applied)" if check_mode and r["change"] != "none" else ""),
              r["reason"]) for r in rows]
     widths = [max(len(head[i]), *(len(b[i]) for b in body)) for i in range(len(head) - 1)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)) + "  " + head[-1]]
     lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) + "  " + b[-1] for b in body]
     return "\n".join(lines)
+
+
+def _cell(value):
+    return "-" if value is None else str(value)
 
 
 def read_decision(path, service):

@@ -14,23 +14,29 @@ How it decides, for one observation at time ``t``:
    metrics is the *demand* ``x``. The value is what the monitoring saw
    ``metric_delay_seconds`` ago. ``value`` metrics (latency) are not
    additive: they only give a reactive floor, computed as the HPA does.
-2. **Forecasts.** Three forecasters run side by side on ``x``: a damped
-   Holt level+trend (no seasonality), and two seasonal profiles (daily and
-   weekly buckets of ``bucket_seconds``, learned as exponentially weighted
-   averages, Holt-Winters style) to which the current deviation from the
-   profile is added and decays with the lead time. Each forecaster's own
-   forecasts are scored when their time comes; the one with the lowest
-   recent mean absolute error is used.
-3. **Safety margin from its own errors.** The ``quantile`` of the chosen
-   forecaster's recent relative errors (``error_window_seconds``) lifts the
-   forecast to an upper bound.
+2. **Forecasts.** Four forecasters run side by side on ``x``: a damped
+   Holt level+trend (``smoothing_seconds``), a slow mean that ignores
+   short dips and spikes (``slow_seconds``), and two seasonal profiles
+   (daily and weekly buckets of ``bucket_seconds``, exponentially weighted
+   averages, Holt-Winters style) plus the current deviation from the
+   profile, decaying with the lead time. Each forecaster's forecasts are
+   scored when their time comes (``error_window_seconds``); the one that
+   needs the smallest safety margin (its error quantile minus its mean
+   error) is used.
+3. **Safety margin from its own errors.** The margin is a quantile ``q``
+   of the chosen forecaster's standardised errors times its current error
+   scale (an exponentially weighted mean of its absolute errors,
+   ``volatility_seconds``), so that noisy hours get a wider margin than
+   calm ones. ``q`` (at most ``quantile``) minimises ``margin +
+   violation_cost * (1 - q)``: the replicas paid for plus the expected
+   shortfall, priced at ``violation_cost`` replicas.
 4. **Ahead of demand.** A replica asked for now serves after
    ``startup_seconds``; one removed now is gone at once. So the desired
-   count covers the upper bound over the whole lead time
+   count covers the forecast peak plus the margin over the whole lead time
    ``(t - metric_delay_seconds, t + startup_seconds + interval_seconds]``.
    ``headroom`` (capacity per replica divided by the target, 1.0 when
-   unknown) lets the upper bound use the capacity the target keeps in
-   reserve, while the plain forecast still has to fit under the target.
+   unknown) lets that upper bound use the capacity the target keeps in
+   reserve: replicas = ceil(upper bound / headroom).
 5. **Same safety rules as the HPA.** min/max bounds, a scale-down
    stabilisation window (highest recommendation wins), the HPA scaling
    policies, *hold* when no metric is available (and when a metric is
@@ -51,8 +57,9 @@ from ._hpa import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DEFAULT_TOLERANCE, RateL
 from ._hpa import _fault_reason, replicas_for_metric
 from ._model import Decision
 
-_MODELS = ("trend", "daily", "weekly")
+_MODELS = ("trend", "mean", "daily", "weekly")
 _MIN_ERRORS = 30
+_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
 
 
@@ -70,9 +77,10 @@ class Predictive:
     name = "predictive"
 
     def __init__(self, min_replicas=1, max_replicas=10, interval_seconds=60.0, startup_seconds=180.0,
-                 metric_delay_seconds=60.0, bucket_seconds=300.0, quantile=0.99,
+                 metric_delay_seconds=60.0, bucket_seconds=300.0, quantile=0.999,
                  error_window_seconds=86400.0, headroom=1.0, scale_down_stabilization_seconds=120.0,
-                 smoothing_seconds=300.0, volatility_seconds=900.0, credible_ratio=1.2, mean_at_target=False,
+                 smoothing_seconds=300.0, slow_seconds=1800.0, volatility_seconds=900.0, credible_ratio=1.0,
+                 violation_cost=100.0, mean_at_target=False,
                  tolerance=DEFAULT_TOLERANCE, scale_up=DEFAULT_SCALE_UP, scale_down=None):
         if min_replicas < 0 or max_replicas < max(min_replicas, 1):
             raise ValueError(
@@ -102,6 +110,8 @@ class Predictive:
         self.scale_down_stabilization_seconds = float(scale_down_stabilization_seconds)
         self.tolerance = float(tolerance)
         self.smoothing_seconds = float(smoothing_seconds)
+        self.slow_seconds = float(slow_seconds)
+        self.violation_cost = float(violation_cost) if violation_cost else None
         self.volatility_seconds = float(volatility_seconds)
         self.mean_at_target = bool(mean_at_target)
         self.credible_ratio = float(credible_ratio)
@@ -123,6 +133,7 @@ class Predictive:
             "headroom": self.headroom,
             "scale_down_stabilization_seconds": self.scale_down_stabilization_seconds,
             "tolerance": self.tolerance, "smoothing_seconds": self.smoothing_seconds,
+            "slow_seconds": self.slow_seconds, "violation_cost": self.violation_cost,
             "volatility_seconds": self.volatility_seconds, "credible_ratio": self.credible_ratio,
             "mean_at_target": self.mean_at_target,
             "scale_up": self.scale_up.to_dict(),
@@ -139,13 +150,18 @@ class Predictive:
         self.errors_ = {m: deque() for m in _MODELS}   # [time, error, standardised error]
         self.scale_ = {}             # model -> smoothed absolute error, replicas
         self._abs_sum = {m: 0.0 for m in _MODELS}
-        self._sorted = {m: [] for m in _MODELS}
+        self._sum = {m: 0.0 for m in _MODELS}
+        self._sorted = {m: [] for m in _MODELS}      # standardised errors
+        self._sorted_raw = {m: [] for m in _MODELS}  # errors, replicas
+        self.slow_ = None            # slowly smoothed demand (the "mean" forecaster)
+        self.deviation_ = {}         # season -> smoothed demand minus profile
 
     def get_state(self):
         """JSON-able learned state."""
         return {
             "limiter": self.limiter_.get_state(),
-            "profiles": self.profiles_, "level": self.level_, "trend": self.trend_,
+            "profiles": self.profiles_, "level": self.level_, "trend": self.trend_, "slow": self.slow_,
+            "deviation": self.deviation_,
             "scale": self.scale_, "last_time": self.last_time_,
             "pending": [list(p) for p in self.pending_],
             "errors": {m: [list(e) for e in errs] for m, errs in self.errors_.items()},
@@ -158,6 +174,8 @@ class Predictive:
         for name in _SEASONS:
             self.profiles_[name] = {str(k): float(v) for k, v in state.get("profiles", {}).get(name, {}).items()}
         self.level_ = state.get("level")
+        self.slow_ = state.get("slow")
+        self.deviation_ = {str(k): float(v) for k, v in state.get("deviation", {}).items()}
         self.trend_ = float(state.get("trend", 0.0))
         self.scale_ = {str(k): float(v) for k, v in state.get("scale", {}).items()}
         self.last_time_ = state.get("last_time")
@@ -187,7 +205,7 @@ class Predictive:
             needed, forecast = self._needed(seen_at, obs.time)
             details["forecast"] = forecast
             reason = (f"forecast {forecast['model']}: peak {forecast['peak']:.2f} replicas at target, "
-                      f"upper bound {forecast['upper']:.2f} (margin {forecast['margin']:.0%})")
+                      f"upper bound {forecast['upper']:.2f} (margin {forecast['margin']:.2f})")
         else:
             needed, reason = 0, ""
         if floor is not None and floor > needed:
@@ -250,14 +268,23 @@ class Predictive:
         return str(int((when % size) // self.bucket_seconds))
 
     def _seasonal(self, season, when):
-        return self.profiles_[season].get(self._bucket(season, when))
+        """The profile at ``when``, interpolated between bucket centres (``None`` if unseen)."""
+        count = int(round(_SEASONS[season] / self.bucket_seconds))
+        pos = (when % _SEASONS[season]) / self.bucket_seconds - 0.5
+        first = int(math.floor(pos))
+        frac = pos - first
+        profile = self.profiles_[season]
+        a, b = profile.get(str(first % count)), profile.get(str((first + 1) % count))
+        if a is None or b is None:
+            return b if a is None else a
+        return a + (b - a) * frac
 
     def _learn(self, when, x):
         """Update the level, trend and seasonal profiles with the demand ``x`` seen at ``when``."""
         if self.last_time_ is not None and when <= self.last_time_:
             return
         if self.level_ is None:
-            self.level_, self.trend_ = x, 0.0
+            self.level_, self.trend_, self.slow_ = x, 0.0, x
         else:
             dt = max(when - self.last_time_, 1.0)
             alpha = 1 - 0.5 ** (dt / self.smoothing_seconds)
@@ -266,6 +293,13 @@ class Predictive:
             level = predicted + alpha * (x - predicted)
             self.trend_ = (1 - beta) * self.trend_ + beta * (level - self.level_) / dt
             self.level_ = level
+            self.slow_ += (1 - 0.5 ** (dt / self.slow_seconds)) * (x - self.slow_)
+        for season in _SEASONS:   # deviation from each profile, smoothed like the level
+            expected = self._seasonal(season, when)
+            if expected is not None:
+                old = self.deviation_.get(season)
+                gain = 1.0 if old is None else 1 - 0.5 ** (max(when - self.last_time_, 1.0) / self.smoothing_seconds)
+                self.deviation_[season] = (x - expected) if old is None else old + gain * ((x - expected) - old)
         # seasonal profiles: each cycle weighs half of a bucket's value
         gamma = 1 - 0.5 ** min(1.0, self.interval_seconds / self.bucket_seconds)
         for season in _SEASONS:
@@ -277,15 +311,16 @@ class Predictive:
     def _forecast(self, model, now, when):
         """Forecast of the demand at ``when`` made at ``now`` (``None``: no profile yet)."""
         lead = max(when - now, 0.0)
+        if model == "mean":
+            return max(self.slow_, 0.0)
         if model == "trend":
             damp = 0.5 ** (lead / (4 * self.smoothing_seconds))
             return max(self.level_ + self.trend_ * lead * damp, 0.0)
         base = self._seasonal(model, when)
-        here = self._seasonal(model, now)
-        if base is None or here is None:
+        if base is None or model not in self.deviation_:
             return None
         decay = 0.5 ** (lead / 3600.0)
-        return max(base + (self.level_ - here) * decay, 0.0)
+        return max(base + self.deviation_[model] * decay, 0.0)
 
     def _score(self, when, x):
         """Score the forecasts that fall due: absolute and standardised errors."""
@@ -305,29 +340,59 @@ class Predictive:
             while errs and errs[0][0] <= cut:
                 dummy, error, z = errs.popleft()
                 self._abs_sum[model] -= abs(error)
+                self._sum[model] -= error
                 del self._sorted[model][bisect.bisect_left(self._sorted[model], z)]
+                del self._sorted_raw[model][bisect.bisect_left(self._sorted_raw[model], error)]
 
     def _add_error(self, model, when, error, z):
         error, z = round(error, 5), round(z, 5)
         self.errors_[model].append([round(when, 3), error, z])
         self._abs_sum[model] += abs(error)
+        self._sum[model] += error
         bisect.insort(self._sorted[model], z)
+        bisect.insort(self._sorted_raw[model], error)
 
     def _models(self):
-        """The most accurate forecaster, and those close enough to it to be trusted."""
-        maes = {m: self._abs_sum[m] / len(self.errors_[m]) for m in _MODELS if len(self.errors_[m]) >= _MIN_ERRORS}
-        if not maes:
+        """The forecaster that needs the smallest safety margin, and those close to it.
+
+        A forecaster's score is the ``quantile`` of its errors minus their
+        mean: the capacity it needs above the demand on average.
+        """
+        scores = {}
+        for m in _MODELS:
+            errs = self._sorted_raw[m]
+            if len(errs) >= _MIN_ERRORS:
+                idx = min(len(errs) - 1, int(math.ceil(self.quantile * len(errs))) - 1)
+                scores[m] = errs[idx] - self._sum[m] / len(errs)
+        if not scores:
             return "trend", ["trend"]
-        best = min(maes, key=maes.get)
-        return best, [m for m in _MODELS if m in maes and maes[m] <= self.credible_ratio * maes[best]]
+        best = min(scores, key=scores.get)
+        return best, [m for m in _MODELS if m in scores and scores[m] <= self.credible_ratio * scores[best]]
 
     def _margin(self, model, peak):
-        """Safety margin in replicas: a quantile of the standardised errors times the current error scale."""
+        """Safety margin in replicas, and the share of the time it is expected to fall short.
+
+        The margin is ``z_q * scale``: a quantile of the forecaster's
+        standardised errors times its current error scale. With
+        ``violation_cost`` set, ``q`` is chosen from ``_LEVELS`` (capped at
+        ``quantile``) to minimise ``margin + violation_cost * (1 - q)``, the
+        replicas paid for plus the expected shortfall priced in replicas: a
+        calm signal gets a high ``q`` for little, a noisy one stops where
+        more margin buys little. Without it, ``q`` is ``quantile``.
+        """
         zs = self._sorted[model]
-        if len(zs) < _MIN_ERRORS or not self.scale_.get(model):
-            return 0.5 * max(peak, 1.0)   # not enough history yet: a wide margin
-        idx = min(len(zs) - 1, int(math.ceil(self.quantile * len(zs))) - 1)
-        return max(zs[idx], 0.0) * self.scale_[model]
+        scale = self.scale_.get(model)
+        if len(zs) < _MIN_ERRORS or not scale:
+            return 0.5 * max(peak, 1.0), None   # not enough history yet: a wide margin
+        levels = [q for q in _LEVELS if q <= self.quantile] if self.violation_cost else [self.quantile]
+        best = None
+        for q in levels or [self.quantile]:
+            idx = min(len(zs) - 1, int(math.ceil(q * len(zs))) - 1)
+            margin = max(zs[idx], 0.0) * scale
+            cost = margin + (self.violation_cost or 0.0) * (1 - q)
+            if best is None or cost < best[0]:
+                best = (cost, margin, q)
+        return best[1], best[2]
 
     def _needed(self, now, decide_time):
         """Replicas needed until the next decision's replicas can be ready."""
@@ -345,11 +410,11 @@ class Predictive:
                 f = self._forecast(name, now, now + horizon * k / steps)
                 if f is not None:
                     peak = max(peak, f)
-        margin = self._margin(model, peak)
+        margin, level = self._margin(model, peak)
         upper = peak + margin
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
-                                          "margin": round(margin, 4)}
+                                          "margin": round(margin, 4), "level": level}
 
 
 def _finite(value):

@@ -156,8 +156,10 @@ def test_prometheus_down_holds_with_its_reason(callback):
     down = record(ok=False, replicas=0, ready=0, reason="Prometheus at http://127.0.0.1:9090 is unreachable")
     cb.v2_runner_on_ok(FakeResult("lepton.aiops.service_metrics_info", metrics_result(inference=down)))
     decision = lookup("inference")[0]
-    assert decision["hold"] and decision["change"] == "none"
+    assert decision["hold"] and decision["change"] == "none" and decision["desired"] is None
     assert decision["reason"] == "hold: metrics unavailable (Prometheus at http://127.0.0.1:9090 is unreachable)"
+    cb.v2_playbook_on_stats(None)
+    assert any(line.startswith("inference  predictive  -") for line in cb._display.lines[-1].splitlines())
 
 
 @pytest.mark.parametrize("anomaly_first", [True, False])

@@ -311,3 +311,29 @@ def test_observation_validation_messages():
     with pytest.raises(ValueError, match="replicas must be a whole number"):
         Observation(0.0, -1, 0)
     assert Observation(0.0, 2, 5).ready_replicas == 2
+
+
+def test_predictive_does_not_learn_from_a_fault():
+    p = Predictive(min_replicas=1, max_replicas=40)
+    for k in range(60):
+        p.decide(obs(60.0 * k, 4, 80.0))
+    before = p.get_state()
+    p.decide(obs(3600.0, 4, 800.0, fault="error ratio 50.0% above 5.0%"))
+    assert p.get_state() == before
+
+
+def test_predictive_stops_paying_for_rare_spikes_but_covers_everyday_noise():
+    # violation_cost 100: a margin that covers a spike in 1 of 37 minutes costs
+    # more replicas than the shortfall it avoids, so the quantile goes down.
+    def last_forecast(spike):
+        p = Predictive(min_replicas=1, max_replicas=200)
+        replicas, d = 10, None
+        for k in range(600):
+            load = 800.0 + 40.0 * (((k * 7919) % 13) / 6.0 - 1.0) + (spike if k % 37 == 0 else 0.0)
+            d = p.decide(obs(60.0 * k, replicas, load / replicas))
+            replicas = d.desired
+        return d.details["forecast"]
+    calm, spiky = last_forecast(0.0), last_forecast(2000.0)
+    assert calm["level"] == 0.999 and calm["margin"] > 0
+    assert spiky["level"] < calm["level"]
+    assert spiky["upper"] < 8.0 + 2000.0 / 80.0   # it does not size for the spikes
