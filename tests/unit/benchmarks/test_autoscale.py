@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lepton.aiops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""benchmarks/autoscale.py: the simulator's rules on traces small enough to reason about."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "benchmarks"))
+import autoscale  # noqa: E402 pylint: disable=wrong-import-position
+
+
+def _trace(tmp_path, rows, name="trace.csv"):
+    path = tmp_path / name
+    path.write_text("timestamp,value\n" + "".join(f"{t},{v}\n" for t, v in rows))
+    return str(path)
+
+
+def _run(capsys, *argv):
+    assert autoscale.main(list(argv) + ["--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_flat_demand_never_violates_and_costs_its_replicas(tmp_path, capsys):
+    # 2 days of 300 rps every 5 minutes, capacity 100: the HPA (target 80) runs 4 replicas
+    path = _trace(tmp_path, [(f"2024-01-0{1 + i // 288} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00", 300)
+                             for i in range(576)])
+    out = _run(capsys, "--trace", path, "--capacity", "100")
+    assert set(out) == {"hpa", "predictive", "setup"}
+    assert out["hpa"]["slo_violation_minutes"] == 0 and out["hpa"]["mean_replicas"] == 4
+    assert out["predictive"]["slo_violation_minutes"] == 0
+    # scored: the second day only (the first 24 h are warm-up), 4 replicas x ~24 h
+    assert out["hpa"]["replica_hours"] == pytest.approx(4 * out["hpa"]["scored_minutes"] / 60, rel=0.01)
+
+
+def test_a_step_up_violates_until_the_new_replicas_are_ready(tmp_path, capsys):
+    # 1-minute samples: 100 rps for 26 h, then 400 rps; capacity 100, start-up 180 s, metrics 60 s old
+    rows = [(i * 60, 100 if i < 26 * 60 else 400) for i in range(28 * 60)]
+    path = _trace(tmp_path, rows)
+    out = _run(capsys, "--trace", path, "--capacity", "100", "--policy", "hpa")
+    # the step (minute 1560) is seen at 1561, the replicas asked for then serve at 1564:
+    # minutes 1560, 1561, 1562 and 1563 violate
+    assert out["hpa"]["slo_violation_minutes"] == 4
+    assert "predictive" not in out
+
+
+def test_default_capacity_comes_from_the_warm_up_only(tmp_path, capsys):
+    rows = [(i * 300, 50 if i < 288 else 5000) for i in range(600)]
+    out = _run(capsys, "--trace", _trace(tmp_path, rows), "--policy", "hpa")
+    assert out["setup"]["capacity"] == pytest.approx(5.0)   # p95 of day one (50) / 10
+
+
+def test_text_output_names_both_policies_and_the_goal(tmp_path, capsys):
+    path = _trace(tmp_path, [(i * 300, 100 + (i % 7) * 10) for i in range(600)])
+    assert autoscale.main(["--trace", path]) == 0
+    text = capsys.readouterr().out
+    assert "hpa" in text and "predictive" in text and "goal (predictive <= 50 %" in text
+
+
+def test_a_file_without_the_columns_is_refused(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("time,load\n1,2\n")
+    with pytest.raises(SystemExit, match="expected the columns timestamp,value"):
+        autoscale.main(["--trace", str(path)])
