@@ -59,6 +59,7 @@ from ._model import Decision
 
 _MODELS = ("trend", "mean", "daily", "weekly")
 _MIN_ERRORS = 30
+_SCALE_FLOOR = 0.01   # replicas: a perfectly steady load still gets an error scale
 _LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
 
@@ -323,15 +324,21 @@ class Predictive:
         return max(base + self.deviation_[model] * decay, 0.0)
 
     def _score(self, when, x):
-        """Score the forecasts that fall due: absolute and standardised errors."""
+        """Score the forecasts that fall due: absolute and standardised errors.
+
+        A forecast is scored against the first value seen at or after its
+        time, unless more than one interval (or the gap since the previous
+        observation, when the caller runs less often) separates them.
+        """
+        gap = self.interval_seconds if self.last_time_ is None else max(self.interval_seconds, when - self.last_time_)
         while self.pending_ and self.pending_[0][0] <= when + 1e-6:
             due, model, forecast = self.pending_.popleft()
-            if due <= when - self.interval_seconds:
+            if due <= when - gap:
                 continue
             error = x - forecast
             scale = self.scale_.get(model)
-            if scale is not None and scale > 0:
-                self._add_error(model, when, error, error / scale)
+            if scale is not None:
+                self._add_error(model, when, error, error / max(scale, _SCALE_FLOOR))
             decay = 1 - 0.5 ** (self.interval_seconds / self.volatility_seconds)
             self.scale_[model] = abs(error) if scale is None else scale + decay * (abs(error) - scale)
         cut = when - self.error_window_seconds
@@ -382,13 +389,13 @@ class Predictive:
         """
         zs = self._sorted[model]
         scale = self.scale_.get(model)
-        if len(zs) < _MIN_ERRORS or not scale:
+        if len(zs) < _MIN_ERRORS or scale is None:
             return 0.5 * max(peak, 1.0), None   # not enough history yet: a wide margin
         levels = [q for q in _LEVELS if q <= self.quantile] if self.violation_cost else [self.quantile]
         best = None
         for q in levels or [self.quantile]:
             idx = min(len(zs) - 1, int(math.ceil(q * len(zs))) - 1)
-            margin = max(zs[idx], 0.0) * scale
+            margin = max(zs[idx], 0.0) * max(scale, _SCALE_FLOOR)
             cost = margin + (self.violation_cost or 0.0) * (1 - q)
             if best is None or cost < best[0]:
                 best = (cost, margin, q)
