@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Requests/s and p50/p99 latency: one replica direct vs nginx and HAProxy in front of three.
 
-    nice python benchmarks/lb.py [--seconds 10] [--connections 16] [--keep]
+    nice python benchmarks/lb.py [--seconds 10] [--connections 64] [--keep]
 
 Sets up benchmarks/lb_stack.yml (three replicas of the demo inference
 service, nginx_lb and haproxy_lb with the container runtime, all on
@@ -60,7 +60,7 @@ def run_wrk(url, seconds, connections, script):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
     args = parser.parse_args(argv)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:

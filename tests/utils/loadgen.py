@@ -212,7 +212,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--method", default="POST")
-    parser.add_argument("--body", default='{"inputs": [1.0, 2.0, 3.0]}')
+    parser.add_argument("--body", default='{"instances": [[5.1, 3.5, 1.4, 0.2]]}')
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=10000, help="send at least this many")
     parser.add_argument("--rate", type=float, default=0, help="cap in requests/s (0: as fast as possible)")

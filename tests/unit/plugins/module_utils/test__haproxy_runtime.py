@@ -48,34 +48,37 @@ def test_desired_state_rejects_bad_values(state, weight):
         rt.desired_state({"state": "ready", "weight": 1}, state, weight)
 
 
-class FakeHAProxy(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class FakeHandler(socketserver.StreamRequestHandler):
     """Answers the runtime API commands the client sends, like HAProxy does."""
+
+    def handle(self):
+        fake = self.server
+        line = self.rfile.readline().decode().strip()
+        fake.sent.append(line)
+        if line == "show servers state inference":
+            out = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight\n"
+            out += "3 inference 1 svc-0 127.0.0.1 2 %d 1\n" % fake.admin
+        elif line.startswith("show servers state"):
+            out = "Can't find backend.\n"
+        elif line == "set server inference/svc-0 state drain":
+            fake.admin = rt.ADMIN_FDRAIN
+            out = ""
+        elif line == "show stat":
+            out = "# pxname,svname,scur\ninference,svc-0,0\n"
+        else:
+            out = "Unknown command.\n"
+        self.wfile.write(out.encode())
+
+
+class FakeHAProxy(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A unix socket server standing in for HAProxy's admin socket."""
 
     daemon_threads = True
 
     def __init__(self, path):
         self.sent = []
         self.admin = 0
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(inner):
-                line = inner.rfile.readline().decode().strip()
-                self.sent.append(line)
-                if line == "show servers state inference":
-                    out = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight\n"
-                    out += "3 inference 1 svc-0 127.0.0.1 2 %d 1\n" % self.admin
-                elif line.startswith("show servers state"):
-                    out = "Can't find backend.\n"
-                elif line == "set server inference/svc-0 state drain":
-                    self.admin = rt.ADMIN_FDRAIN
-                    out = ""
-                elif line == "show stat":
-                    out = "# pxname,svname,scur\ninference,svc-0,0\n"
-                else:
-                    out = "Unknown command.\n"
-                inner.wfile.write(out.encode())
-
-        super().__init__(path, Handler)
+        super().__init__(path, FakeHandler)
 
 
 @pytest.fixture(name="fake")
@@ -100,7 +103,7 @@ def test_client_reads_changes_and_waits_for_drain(fake):
 
 
 def test_client_reports_unknown_backend_server_and_refusals(fake):
-    _, api = fake
+    api = fake[1]
     with pytest.raises(rt.HAProxyError, match="backend 'web' not found"):
         api.server("web", "svc-0")
     with pytest.raises(rt.HAProxyError, match="server 'svc-9' not found"):
