@@ -76,8 +76,9 @@ def main():
     leaks = ["%s appears in %s" % (name, where) for name, value in known.items()
              for where, text in texts.items() if value and value in text]
     key_lines = sum(1 for name in known if " line " in name)
-    print("checked %d secrets (%d private key lines, 3 data key encodings) in %d captured files, %d bytes"
-          % (len(known), key_lines, len(texts), sum(len(t) for t in texts.values())))
+    print("checked %d secrets (%d private key lines, 3 data key encodings) in %d captured files, %d bytes, "
+          "%d playbook runs" % (len(known), key_lines, len(texts), sum(len(t) for t in texts.values()),
+                                output.count("PLAY RECAP")))
     if leaks:
         sys.exit("SECRET LEAK:\n" + "\n".join(leaks))
     print("no secret leaked")

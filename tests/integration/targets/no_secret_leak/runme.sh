@@ -46,5 +46,6 @@ case "${LEPTON_LEAK_SITE:-check}" in
   real) [ ! -f "$site" ] || run lepton.aiops.site -e target_hosts=all ;;
   *) [ ! -f "$site" ] || run lepton.aiops.site -e target_hosts=all --check ;;
 esac
+[ ! -f "$site" ] || echo "included the demo playbook ($site, mode ${LEPTON_LEAK_SITE:-check})"
 
 "$python" "$here/check_leaks.py" "$work"
