@@ -5,7 +5,7 @@
 
 PRIVATE to the lepton.aiops collection.
 
-Four stages, each using only the past:
+Five stages, each using only the past:
 
 1. **Deviation.** |z| of the point against the mean and standard deviation of
    the previous ``window`` points (a rolling Gaussian).
@@ -15,15 +15,30 @@ Four stages, each using only the past:
    standard deviation. A value in its usual range but in an unusual shape
    (a missing daily peak, a flat stretch in a noisy signal) is far from every
    earlier shape.
-3. **Calibration.** Each of the two is ranked among its own previous
+3. **Period** (``periodic=True``). The distance from the current shape to the
+   stretch exactly one *period* earlier, the period being the lag whose
+   distance has been smallest on average so far (learned online, no
+   whole-series statistics). A nearest neighbour anywhere in the history
+   hides a day that is different from yesterday (a missing jump, a flat
+   middle); the same-phase comparison does not.
+4. **Calibration.** Each feature is ranked among its own previous
    ``window`` values: p = (number of past values >= this one + 1) / (n + 1),
    an empirical tail probability, which makes one threshold mean the same
    thing on every series whatever its distribution. The surprise is the mean
-   of -log10 p over the two, i.e. the geometric mean of the two p-values:
-   both must agree that the point is unusual.
-4. **Suppression.** A point is reported only if it is more surprising than
+   of -log10 p of the deviation and of a shape feature, i.e. the geometric
+   mean of two p-values (both must agree that the point is unusual); with
+   the period feature, the larger of (deviation, context) and (deviation,
+   period).
+5. **Suppression.** A point is reported only if it is more surprising than
    every point of the last ``suppress`` points; otherwise its score is 0. One
-   incident then raises one alert instead of a burst.
+   incident then raises one alert instead of a burst. Moreover, after a
+   report whose surprise reaches ``refractory_level`` (p <= 0.01 for the
+   default 2.0), nothing is reported for ``refractory`` points unless it is
+   ``refractory_margin`` more surprising (10 times less likely for the default
+   1.0) or its deviation is a record (beyond every one of the last
+   ``window``): the escalation of an incident stays quiet, a much stronger
+   event does not. NAB (and an operator) rewards the first alert of an incident and
+   charges for every further one.
 
 The score is 1 - 10 ** -surprise in [0, 1) (0 while warming up, for
 suppressed points and for NaN, which is a gap and changes no state).
@@ -57,12 +72,15 @@ class RankCalibrator:
         self.warmup = int(warmup)
         self.sorted_ = []
         self.fifo_ = deque()
+        self.last_record_ = False
 
     def surprise_one(self, value):
         """Surprise of ``value`` (0.0 during warm-up), then remember it."""
         hist = self.sorted_
         n = len(hist)
-        s = 0.0 - math.log10((n - bisect.bisect_left(hist, value) + 1.0) / (n + 1.0)) if n >= self.warmup else 0.0
+        above = n - bisect.bisect_left(hist, value)
+        self.last_record_ = n >= self.warmup and above == 0  # beyond every remembered value
+        s = 0.0 - math.log10((above + 1.0) / (n + 1.0)) if n >= self.warmup else 0.0
         bisect.insort(hist, value)
         self.fifo_.append(value)
         if len(self.fifo_) > self.window:
@@ -86,6 +104,7 @@ class ContextDistance:
 
     def __init__(self, m=8, window=6400, min_lags=50):
         self.m = int(m)
+        self.period_distance_ = float("nan")
         self.window = int(window)
         self.min_lags = int(min_lags)
         self.buf_ = np.empty(2 * (self.window + self.m + 1), dtype=np.float64)
@@ -93,6 +112,8 @@ class ContextDistance:
         self.dist_ = np.empty(max(self.window - self.m + 1, 0), dtype=np.float64)
         self.valid_ = 0
         self.since_exact_ = 0
+        self.sum_ = np.zeros_like(self.dist_)
+        self.count_ = np.zeros_like(self.dist_)
 
     def _push(self, x):
         if self.len_ == self.buf_.size:
@@ -111,7 +132,11 @@ class ContextDistance:
         self.since_exact_ = 0
 
     def update(self, value):
-        """Add one point; return its context distance (NaN while warming up)."""
+        """Add one point; return its context distance (NaN while warming up).
+
+        Also sets ``period_distance_``: the distance to the stretch one period
+        earlier, the period being the lag with the smallest mean distance so far.
+        """
         m = self.m
         self._push(float(value))
         h, t = self.buf_, self.len_ - 1
@@ -134,13 +159,23 @@ class ContextDistance:
         else:
             self.valid_ = valid
             self._exact(h, t)
+        self.sum_[:valid] += self.dist_[:valid]
+        self.count_[:valid] += 1.0
         if valid < self.min_lags:
+            self.period_distance_ = float("nan")
             return float("nan")
+        period = int(np.argmin(self.sum_[:valid] / self.count_[:valid]))
+        self.period_distance_ = math.sqrt(max(float(self.dist_[period]), 0.0))
         return math.sqrt(max(float(self.dist_[:valid].min()), 0.0))
 
 
+def _relative(dist, sd):
+    """A distance in units of the rolling standard deviation (inf for a change of a constant)."""
+    return dist / sd if sd > 0.0 else (0.0 if dist == 0.0 else math.inf)
+
+
 class NoveltyDetector:
-    """Rolling z and context distance, ranked against their own history, with suppression.
+    """Rolling z, context and period distance, ranked against their own history, with suppression.
 
     >>> d = NoveltyDetector(window=300, suppress=20, warmup=20)
     >>> quiet = [10.0 + (i % 7) * 0.1 for i in range(300)]
@@ -149,24 +184,34 @@ class NoveltyDetector:
     (300, 0.996, 0.0)
     """
 
-    def __init__(self, window=6400, suppress=100, warmup=50, context=8, alpha=0.99):
+    def __init__(self, window=6400, suppress=100, warmup=50, context=8, alpha=0.99,
+                 periodic=True, refractory=50, refractory_level=2.0, refractory_margin=1.0):
         self.window = window
         self.suppress = suppress
         self.warmup = warmup
         self.context = context
         self.alpha = alpha
+        self.periodic = periodic
+        self.refractory = refractory
+        self.refractory_level = refractory_level
+        self.refractory_margin = refractory_margin
         self.reset()
 
     def reset(self):
         """Forget everything learned."""
-        if int(self.window) < 2 or int(self.suppress) < 0 or int(self.warmup) < 1 or int(self.context) < 0:
-            raise ValueError("window must be at least 2, suppress and context at least 0 and warmup at least 1.")
+        if (int(self.window) < 2 or int(self.suppress) < 0 or int(self.warmup) < 1 or int(self.context) < 0
+                or int(self.refractory) < 0):
+            raise ValueError("window must be at least 2, suppress, context and refractory at least 0 "
+                             "and warmup at least 1.")
         self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True)
         self.z_rank_ = RankCalibrator(self.window, self.warmup)
         ctx = int(self.context)
         self.ctx_ = ContextDistance(ctx, int(self.window), int(self.warmup)) if 0 < ctx < int(self.window) else None
         self.ctx_rank_ = RankCalibrator(self.window, self.warmup)
+        self.period_rank_ = RankCalibrator(self.window, self.warmup) if self.periodic else None
         self.recent_ = deque()
+        self.since_strong_ = math.inf  # points since the last report reaching refractory_level
+        self.strong_surprise_ = 0.0  # and its surprise
         self.last_surprise_ = 0.0
         return self
 
@@ -190,8 +235,11 @@ class NoveltyDetector:
         sd = self.z_.last_sd_
         if math.isnan(dist) or math.isnan(sd):
             return 0.0
-        rel = dist / sd if sd > 0.0 else (0.0 if dist == 0.0 else math.inf)
-        return 0.5 * (s + self.ctx_rank_.surprise_one(rel))
+        s_ctx = self.ctx_rank_.surprise_one(_relative(dist, sd))
+        if self.period_rank_ is None:
+            return 0.5 * (s + s_ctx)
+        s_per = self.period_rank_.surprise_one(_relative(self.ctx_.period_distance_, sd))
+        return 0.5 * (s + max(s_ctx, s_per))
 
     def score_one(self, value):
         """Score one point in [0, 1), then learn from it."""
@@ -200,7 +248,12 @@ class NoveltyDetector:
         if math.isnan(s):
             return 0.0
         recent = self.recent_
-        reported = s > 0.0 and (not recent or s > max(recent))
+        self.since_strong_ += 1
+        reported = (s > 0.0 and (not recent or s > max(recent))
+                    and (self.since_strong_ > self.refractory or s >= self.strong_surprise_ + self.refractory_margin
+                         or self.z_rank_.last_record_))
+        if reported and s >= self.refractory_level:
+            self.since_strong_, self.strong_surprise_ = 0, s
         recent.append(s)
         if len(recent) > self.suppress:
             recent.popleft()

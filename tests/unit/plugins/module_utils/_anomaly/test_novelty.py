@@ -53,7 +53,7 @@ def test_warmup_constant_and_nan_score_zero():
     assert np.all(scores == 0.0)
 
 
-@pytest.mark.parametrize("kwargs", [{"window": 1}, {"suppress": -1}, {"warmup": 0}])
+@pytest.mark.parametrize("kwargs", [{"window": 1}, {"suppress": -1}, {"warmup": 0}, {"refractory": -1}])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError, match="window must be"):
         NoveltyDetector(**kwargs)
@@ -99,3 +99,43 @@ def test_shape_anomaly_in_range_is_found_by_context():
     assert scores[2500:2560].max() > scores[500:2500].max()
     assert scores[2500:2560].max() > plain[2500:2560].max()
     assert plain[2500:2560].max() < plain[500:2500].max()
+
+
+def test_period_distance_is_the_same_phase_distance():
+    period, m = 24, 4
+    x = np.tile(np.r_[np.zeros(12), np.ones(12)], 20) + np.random.default_rng(3).normal(0.0, 0.01, 480)
+    c = ContextDistance(m=m, window=100, min_lags=1)
+    for t, v in enumerate(x):
+        c.update(v)
+    # after many days the learned period is the true one (or a multiple of it)
+    lag = period
+    want = math.sqrt(((x[-m:] - x[-lag - m:-lag]) ** 2).sum())
+    assert c.period_distance_ <= want + 1e-9
+    assert c.period_distance_ < 0.1
+
+
+def test_periodic_feature_flags_a_missing_daily_jump():
+    day = np.r_[np.full(40, 10.0), np.full(10, 20.0), np.full(46, 10.0)]
+    rng = np.random.default_rng(5)
+    series = np.tile(day, 30) + rng.normal(0.0, 0.3, 96 * 30)
+    series[96 * 25 + 40:96 * 25 + 50] = 10.0 + rng.normal(0.0, 0.3, 10)  # the jump of day 25 is missing
+    with_period = NoveltyDetector(window=2000, suppress=50).score(series)
+    without = NoveltyDetector(window=2000, suppress=50, periodic=False).score(series)
+    span = slice(96 * 25 + 40, 96 * 25 + 60)
+    assert with_period[span].max() > without[span].max()
+    assert with_period[span].max() >= 0.98
+
+
+def test_refractory_silences_the_next_point_of_a_burst():
+    x = np.random.default_rng(21).normal(100.0, 5.0, 3000)
+    loud = NoveltyDetector(refractory=0).score(x)
+    quiet = NoveltyDetector(refractory=50).score(x)
+    assert loud[2024] > 0.99 and loud[2025] > 0.99  # two alerts in a row for one blip
+    assert quiet[2024] == loud[2024] and quiet[2025] == 0.0
+    assert set(np.flatnonzero(quiet).tolist()) <= set(np.flatnonzero(loud).tolist())
+
+
+def test_a_record_breaks_through_the_refractory():
+    series = np.concatenate([NOISE[:1000], [135.0], NOISE[1000:1010], [170.0], NOISE[1010:]])
+    scores = NoveltyDetector().score(series)
+    assert scores[1000] > 0.99 and scores[1011] > 0.99
