@@ -20,8 +20,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import binascii
 import hmac
 import os
+import shutil
 import struct
 import tempfile
 
@@ -280,7 +282,11 @@ class AtomicWriter:
     """A temporary file next to ``path`` that replaces it only on commit.
 
     Used as a context manager: leaving the block with an exception removes
-    the temporary file and leaves ``path`` untouched.
+    the temporary file and leaves ``path`` untouched. Where Linux allows it
+    the temporary file is anonymous (``O_TMPFILE``) until the commit, so even
+    a crash or SIGKILL part way through leaves nothing on disk; elsewhere it
+    is a named 0600 file that is removed on failure. The final mode (and
+    owner, as root) is applied only at the commit.
     """
 
     def __init__(self, path, mode=0o600, like=None):
@@ -289,46 +295,83 @@ class AtomicWriter:
         self.like = like
         self.handle = None
         self.tmp = None
+        self.directory = os.path.dirname(os.path.abspath(path))
 
     def __enter__(self):
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, self.tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path), suffix=".tmp", dir=directory)
+        fd = None
+        if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
+            try:
+                fd = os.open(self.directory, os.O_TMPFILE | os.O_RDWR, 0o600)
+            except OSError:  # file system without O_TMPFILE support
+                fd = None
+        if fd is None:
+            fd, self.tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path), suffix=".tmp",
+                                            dir=self.directory)
         self.handle = os.fdopen(fd, "wb", buffering=0)
+        return self.handle
+
+    def _commit(self):
+        fd = self.handle.fileno()
+        self.handle.flush()
         mode = self.mode
         if self.like is not None:
             mode = self.like.st_mode & 0o7777
             if os.geteuid() == 0:
                 os.fchown(fd, self.like.st_uid, self.like.st_gid)
         os.fchmod(fd, mode)
-        return self.handle
+        os.fsync(fd)
+        if self.tmp is None:
+            self.tmp = self._materialize(fd, mode)
+        self.handle.close()
+        os.rename(self.tmp, self.path)
+        _fsync_dir(self.directory)
+
+    def _materialize(self, fd, mode):
+        """Give the anonymous file a temporary name: a link, or else a copy."""
+        name = os.path.join(self.directory, ".%s.%s.tmp" % (os.path.basename(self.path),
+                                                            binascii.hexlify(os.urandom(6)).decode()))
+        dir_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            # linkat(AT_SYMLINK_FOLLOW) on the /proc link; os.link only uses
+            # linkat when a directory fd is given.
+            os.link("/proc/self/fd/%d" % fd, name, src_dir_fd=dir_fd, follow_symlinks=True)
+            return name
+        except OSError:
+            pass
+        finally:
+            os.close(dir_fd)
+        out_fd, name = tempfile.mkstemp(prefix=".%s." % os.path.basename(self.path), suffix=".tmp",
+                                        dir=self.directory)
+        try:
+            os.fchmod(out_fd, mode)
+            with os.fdopen(os.dup(fd), "rb", buffering=0) as source, os.fdopen(out_fd, "wb", buffering=0) as out:
+                source.seek(0)
+                shutil.copyfileobj(source, out, DEFAULT_CHUNK_SIZE)
+                os.fsync(out.fileno())
+        except BaseException:
+            os.unlink(name)
+            raise
+        return name
 
     def __exit__(self, exc_type, exc, traceback):
-        try:
-            if exc_type is None:
-                self.handle.flush()
-                os.fsync(self.handle.fileno())
-        except BaseException:
-            self._discard()
-            raise
-        self.handle.close()
         if exc_type is not None:
             self._discard()
             return False
         try:
-            os.rename(self.tmp, self.path)
+            self._commit()
         except BaseException:
             self._discard()
             raise
-        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
         return False
 
     def _discard(self):
         if not self.handle.closed:
             self.handle.close()
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
+        if self.tmp is not None:
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
 
 
 def _fsync_dir(directory):

@@ -115,7 +115,7 @@ def test_matches_plaintext(ring, tmp_path):
     enc = encrypt(ring, tmp_path, content)
     other = tmp_path / "other"
     for candidate, expected in ((content, True), (content[:-1], False), (content + b"x", False),
-                                (b"y" + content[1:], False)):
+                                (bytes([content[0] ^ 1]) + content[1:], False)):
         other.write_bytes(candidate)
         assert matches_plaintext(str(enc), str(other), ring.private_key_for) is expected
     assert matches_plaintext(str(enc), str(tmp_path / "missing"), ring.private_key_for) is False
@@ -388,3 +388,54 @@ def test_ensure_refuses_a_file_of_another_keyring(ring, tmp_path):
 
 def stat_mode(path):
     return path.stat().st_mode & 0o777
+
+
+CRASH = r"""
+import os, sys
+from ansible_collections.lepton.aiops.plugins.module_utils import _envelope
+from ansible_collections.lepton.aiops.plugins.module_utils._keyring import Keyring
+
+real = _envelope.decrypt_stream
+
+
+def crashing(src, sink, resolver):
+    def sink_then_die(chunk):
+        sink(chunk)
+        os._exit(3)  # no cleanup of any kind, as with SIGKILL or a power cut
+    return real(src, sink_then_die, resolver)
+
+
+_envelope.decrypt_stream = crashing
+_envelope.decrypt_file(sys.argv[1], sys.argv[1], Keyring(sys.argv[2]).private_key_for)
+"""
+
+
+def test_crash_during_decrypt_leaves_the_original_and_no_plaintext_file(ring, tmp_path):
+    import subprocess
+    import sys
+
+    enc = encrypt(ring, tmp_path, SAMPLE)
+    original = enc.read_bytes()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    child = subprocess.run([sys.executable, "-c", CRASH, str(enc), ring.path], env=dict(os.environ), check=False)
+    assert child.returncode == 3
+    assert enc.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("limit", ["no_o_tmpfile", "no_proc_link"])
+def test_atomic_writes_without_anonymous_temporary_files(ring, tmp_path, monkeypatch, limit):
+    """Where O_TMPFILE or linking it is unavailable, a named 0600 temporary file is used."""
+    if limit == "no_o_tmpfile":
+        monkeypatch.delattr(_envelope.os, "O_TMPFILE", raising=False)
+    else:
+        def no_link(*args, **kwargs):
+            raise OSError(18, "Invalid cross-device link")
+        monkeypatch.setattr(_envelope.os, "link", no_link)
+    path = tmp_path / "f"
+    path.write_bytes(SAMPLE)
+    path.chmod(0o640)
+    encrypt_file(str(path), str(path), ring.name, 3, ring.public_key(3), CHUNK)
+    assert peek_header(str(path)).key_version == 3 and stat_mode(path) == 0o640
+    assert decrypt(ring, path, path) == SAMPLE and stat_mode(path) == 0o640
+    assert leftovers(tmp_path) == []
