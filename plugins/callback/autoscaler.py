@@ -17,7 +17,8 @@ description:
     O(error_ratio_threshold), holds the replica count (faults are not load).
   - Decisions are available to later tasks of the same run through the
     C(lepton.aiops.autoscale_decision) lookup, and shown in a table at the
-    end of the run.
+    end of the run. A run without C(lepton.aiops.service_metrics_info)
+    results prints nothing (a note at C(-vv)).
   - The deciders' state (recommendation history, forecasts) is saved per
     service in O(state_dir) at the end of a run, except in check mode, where
     the callback decides and reports but saves nothing.
@@ -203,6 +204,9 @@ class CallbackModule(CallbackBase):
             return
         rows = self.run.finish()
         os.environ.pop(DECISIONS_ENV, None)
+        if not rows:   # a run without service_metrics_info: stay quiet
+            self._display.vv(format_table(rows))
+            return
         self._display.banner("AUTOSCALER DECISIONS")
         self._display.display(format_table(rows, self.run.check_mode))
 

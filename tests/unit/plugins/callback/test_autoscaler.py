@@ -64,7 +64,11 @@ ANOMALY_ON_REPLICA = {
 class FakeDisplay:
     def __init__(self):
         self.lines = []
+        self.verbose = []
         self.verbosity = 0
+
+    def vv(self, msg, **kwargs):
+        self.verbose.append(msg)
 
     def display(self, msg, **kwargs):
         self.lines.append(msg)
@@ -185,12 +189,13 @@ def test_error_spike_is_a_fault_not_load(callback):
     assert (decision["desired"], decision["hold"]) == (2, True) and "error ratio 30.0%" in decision["reason"]
 
 
-def test_other_tasks_are_ignored_and_the_table_says_so(callback):
+def test_other_tasks_are_ignored_and_a_run_without_metrics_prints_nothing(callback, tmp_path):
     cb = callback()
     cb.v2_playbook_on_start(None)
     cb.v2_runner_on_ok(FakeResult("ansible.builtin.debug", {"services": {"inference": record()}}))
     cb.v2_playbook_on_stats(None)
-    assert "nothing decided" in "\n".join(cb._display.lines)
+    assert cb._display.lines == [] and cb._display.verbose == ["autoscaler: no service_metrics_info result in this run, nothing decided"]
+    assert not (tmp_path / "state" / "inference.json").exists()
 
 
 def test_config_file_sets_per_service_policy(callback, tmp_path):
