@@ -12,7 +12,8 @@ description:
   - Talks to the HAProxy runtime API (the admin stats socket that the P(lepton.aiops.haproxy_lb#role) role binds)
     and changes one server of one backend while HAProxy keeps running.
   - Idempotent; reads the server first and only sends the commands that change something.
-  - Changes made here last until the next reload of HAProxy, which restores the weights of the configuration.
+  - The P(lepton.aiops.haproxy_lb#role) role saves the server state before each reload, so changes made here survive
+    a reload; a server removed from the configuration loses them.
 version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 options:
