@@ -154,6 +154,9 @@ STATE = None
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "lepton-inference/1"
+    # Headers and body go out in two writes; without TCP_NODELAY the body
+    # waits for the client's delayed ACK (about 40 ms per keep-alive request).
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 - quiet access log
         pass
@@ -243,12 +246,20 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_one("POST")
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """Clients that hang up mid-request are normal; log anything else."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def main():
     global STATE
     STATE = State()
     port = int(os.environ.get("PORT", "8000"))
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    server.daemon_threads = True
+    server = Server(("0.0.0.0", port), Handler)
     drain = env_float("INFERENCE_DRAIN_SECONDS", 2)
 
     def on_term(_signum, _frame):
