@@ -27,6 +27,16 @@ def test_argument_specs_document_exactly_the_defaults(role):
 
 
 @pytest.mark.parametrize("role", ROLES)
+def test_documented_defaults_are_the_real_defaults(role):
+    options = load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    defaults = load(role, "defaults/main.yml")
+    for name, spec in options.items():
+        templated = isinstance(defaults[name], str) and "{{" in defaults[name]
+        if "default" in spec and not templated:
+            assert spec["default"] == defaults[name], name
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_internal_variables_are_prefixed(role):
     for name in load(role, "vars/main.yml"):
         assert name.startswith("_" + role + "_"), name
