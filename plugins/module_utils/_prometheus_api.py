@@ -65,6 +65,23 @@ def normalise(data):
     raise PrometheusError("Prometheus returned a %s result, which is not a number series" % kind)
 
 
+PROMETHEUS_ARGUMENT_SPEC = dict(
+    url=dict(type="str", default="http://127.0.0.1:9090"),
+    timeout=dict(type="float", default=10),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+)
+
+
+def client_from_params(params):
+    """A PrometheusClient from module parameters of PROMETHEUS_ARGUMENT_SPEC."""
+    return PrometheusClient(params["url"], **dict((k, params[k]) for k in PROMETHEUS_ARGUMENT_SPEC if k != "url"))
+
+
 class PrometheusClient:
     """Query a Prometheus server over its HTTP API (``/api/v1``).
 

@@ -29,6 +29,8 @@ author: lepton.aiops contributors (@lepton-aiops)
 requirements:
   - numpy
   - scipy
+extends_documentation_fragment:
+  - lepton.aiops.prometheus
 options:
   series:
     description:
@@ -36,10 +38,6 @@ options:
         ISO 8601 times) or of plain values. A C(null) value is a gap.
       - Mutually exclusive with O(query).
     type: dict
-  url:
-    description: Base URL of Prometheus, used with O(query).
-    type: str
-    default: http://127.0.0.1:9090
   query:
     description: PromQL expression; every label set of the range query result is one series.
     type: str
@@ -55,29 +53,6 @@ options:
     default: 1h
   step:
     description: Query resolution, seconds or a duration. Default the range divided by 600.
-    type: str
-  timeout:
-    description: Seconds to wait for Prometheus.
-    type: float
-    default: 10
-  validate_certs:
-    description: Verify the TLS certificate of Prometheus.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle (PEM) to verify Prometheus with.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for mutual TLS.
-    type: path
-  client_key:
-    description: Key of O(client_cert).
-    type: path
-  username:
-    description: Basic auth user.
-    type: str
-  password:
-    description: Basic auth password.
     type: str
   detector:
     description:
@@ -290,14 +265,12 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.lepton.aiops.plugins.module_utils import _anomaly_detect as ad
 from ansible_collections.lepton.aiops.plugins.module_utils._anomaly_report import render
-from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PrometheusClient, PrometheusError
+from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PROMETHEUS_ARGUMENT_SPEC, PrometheusError, client_from_params
 
 SPEC = dict(
-    series=dict(type="dict"), url=dict(type="str", default="http://127.0.0.1:9090"), query=dict(type="str"),
+    PROMETHEUS_ARGUMENT_SPEC, series=dict(type="dict"), query=dict(type="str"),
     start=dict(type="str"), end=dict(type="str"), lookback=dict(type="str", default="1h"), step=dict(type="str"),
-    timeout=dict(type="float", default=10), validate_certs=dict(type="bool", default=True), ca_path=dict(type="path"),
-    client_cert=dict(type="path"), client_key=dict(type="path", no_log=False), username=dict(type="str"),
-    password=dict(type="str", no_log=True), detector=dict(type="str", default="gaussian", choices=list(ad.DETECTORS)),
+    detector=dict(type="str", default="gaussian", choices=list(ad.DETECTORS)),
     alpha=dict(type="float", default=0.99), two_sided=dict(type="bool", default=False),
     baseline_ratio=dict(type="float", default=0.75), min_baseline=dict(type="int", default=10),
     sigma_floor=dict(type="float", default=0.0), period=dict(type="str", default="1d"), slots=dict(type="int", default=24),
@@ -323,10 +296,7 @@ def main():
             data = ad.from_inline(p["series"])
         else:
             start, end, step = ad.prometheus_window(p["start"], p["end"], p["lookback"], p["step"])
-            client = PrometheusClient(p["url"], timeout=p["timeout"], validate_certs=p["validate_certs"], ca_path=p["ca_path"],
-                                      client_cert=p["client_cert"], client_key=p["client_key"],
-                                      username=p["username"], password=p["password"])
-            data = ad.from_prometheus(client, p["query"], start, end, step, PrometheusError)
+            data = ad.from_prometheus(client_from_params(p), p["query"], start, end, step, PrometheusError)
         result, arrays = ad.analyse(data, p["detector"], opts)
     except ad.Inconclusive as exc:
         result, arrays = ad.inconclusive(str(exc), p["detector"]), []

@@ -18,11 +18,9 @@ description:
     invalid options.
 version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
+extends_documentation_fragment:
+  - lepton.aiops.prometheus
 options:
-  url:
-    description: Base URL of Prometheus, for example C(http://127.0.0.1:9090).
-    type: str
-    default: http://127.0.0.1:9090
   services:
     description:
       - Services to report (the C(service) label the prometheus role puts on
@@ -41,29 +39,6 @@ options:
         Prometheus duration. Use at least four scrape intervals.
     type: str
     default: 1m
-  timeout:
-    description: Seconds to wait for each query.
-    type: float
-    default: 10
-  validate_certs:
-    description: Verify the TLS certificate of Prometheus.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle (PEM) to verify Prometheus with.
-    type: path
-  client_cert:
-    description: Client certificate (PEM) for mutual TLS.
-    type: path
-  client_key:
-    description: Key of O(client_cert).
-    type: path
-  username:
-    description: Basic auth user.
-    type: str
-  password:
-    description: Basic auth password.
-    type: str
 attributes:
   check_mode:
     support: full
@@ -156,33 +131,23 @@ services:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PrometheusClient
+from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PROMETHEUS_ARGUMENT_SPEC, client_from_params
 from ansible_collections.lepton.aiops.plugins.module_utils._service_metrics import collect
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            url=dict(type="str", default="http://127.0.0.1:9090"),
+            PROMETHEUS_ARGUMENT_SPEC,
             services=dict(type="list", elements="str", default=[]),
             job=dict(type="str", default="lepton-services"),
             window=dict(type="str", default="1m"),
-            timeout=dict(type="float", default=10),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
-            client_cert=dict(type="path"),
-            client_key=dict(type="path"),
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
         ),
         required_together=[["client_cert", "client_key"]],
         supports_check_mode=True,
     )
     p = module.params
-    client = PrometheusClient(p["url"], timeout=p["timeout"], validate_certs=p["validate_certs"],
-                              ca_path=p["ca_path"], client_cert=p["client_cert"], client_key=p["client_key"],
-                              username=p["username"], password=p["password"])
-    services, reason, timestamp = collect(client, p["services"], job=p["job"], window=p["window"])
+    services, reason, timestamp = collect(client_from_params(p), p["services"], job=p["job"], window=p["window"])
     module.exit_json(changed=False, services=services, reason=reason, timestamp=timestamp)
 
 
