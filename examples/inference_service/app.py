@@ -248,6 +248,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The default listen backlog of 5 drops connections under a burst of
+    # new clients (a load balancer opening its pool, a load test).
+    request_queue_size = 256
 
     def handle_error(self, request, client_address):
         """Clients that hang up mid-request are normal; log anything else."""
