@@ -15,20 +15,33 @@ Five stages, each using only the past:
    standard deviation. A value in its usual range but in an unusual shape
    (a missing daily peak, a flat stretch in a noisy signal) is far from every
    earlier shape.
-3. **Period** (``periodic=True``). The distance from the current shape to the
-   stretch exactly one *period* earlier, the period being the lag whose
-   distance has been smallest on average so far (learned online, no
-   whole-series statistics). A nearest neighbour anywhere in the history
-   hides a day that is different from yesterday (a missing jump, a flat
-   middle); the same-phase comparison does not.
+3. **Period** (``periodic=True``). The period is the lag whose distance
+   has been smallest on average so far (learned online, no whole-series
+   statistics), and *unexplained* is that mean distance divided by the mean
+   over all lags: roughly the share of the variance that repeating the
+   period leaves unexplained (near 1 for noise, near 0 for a clean daily
+   pattern). Two features use it:
+
+   * the distance from the current shape to the stretch exactly one period
+     earlier, used while unexplained < ``period_gate`` (0.1: the period
+     explains 90 % of the variance). A nearest neighbour anywhere in the
+     history hides a day that is different from yesterday (a missing jump);
+     the same-phase comparison does not. On a series without a period it is
+     the distance to an arbitrary lag, which only adds false alarms, hence
+     the gate;
+   * the residual against the same phase, |x - x[t - period]|, used as a
+     second deviation while unexplained < ``seasonal_gate`` (0.02: the
+     series is almost a repeated pattern). A value in its usual range at the
+     wrong time of day (a flat middle, a jump down where there was always a
+     jump up) has no |z| outlier but a large residual.
 4. **Calibration.** Each feature is ranked among its own previous
    ``window`` values: p = (number of past values >= this one + 1) / (n + 1),
    an empirical tail probability, which makes one threshold mean the same
    thing on every series whatever its distribution. The surprise is the mean
-   of -log10 p of the deviation and of a shape feature, i.e. the geometric
-   mean of two p-values (both must agree that the point is unusual); with
-   the period feature, the larger of (deviation, context) and (deviation,
-   period).
+   of -log10 p of a deviation (|z|, or the larger of |z| and the seasonal
+   residual) and of a shape (context, or the larger of context and period
+   distance), i.e. the geometric mean of two p-values: both must agree that
+   the point is unusual.
 5. **Suppression.** A point is reported only if it is more surprising than
    every point of the last ``suppress`` points; otherwise its score is 0. One
    incident then raises one alert instead of a burst. Moreover, after a
@@ -105,6 +118,8 @@ class ContextDistance:
     def __init__(self, m=8, window=6400, min_lags=50):
         self.m = int(m)
         self.period_distance_ = float("nan")
+        self.period_value_ = float("nan")
+        self.unexplained_ = float("nan")
         self.window = int(window)
         self.min_lags = int(min_lags)
         self.buf_ = np.empty(2 * (self.window + self.m + 1), dtype=np.float64)
@@ -114,6 +129,7 @@ class ContextDistance:
         self.since_exact_ = 0
         self.sum_ = np.zeros_like(self.dist_)
         self.count_ = np.zeros_like(self.dist_)
+        self.scratch_ = (np.empty_like(self.dist_), np.empty_like(self.dist_))  # no temporaries per point
 
     def _push(self, x):
         if self.len_ == self.buf_.size:
@@ -135,7 +151,9 @@ class ContextDistance:
         """Add one point; return its context distance (NaN while warming up).
 
         Also sets ``period_distance_``: the distance to the stretch one period
-        earlier, the period being the lag with the smallest mean distance so far.
+        earlier, the period being the lag with the smallest mean distance so far;
+        ``period_value_``: the value one period earlier; and ``unexplained_``:
+        the period's mean distance over the mean of all lags' (1.0 for a constant).
         """
         m = self.m
         self._push(float(value))
@@ -149,7 +167,13 @@ class ContextDistance:
             a, b = h[t], h[t - m]
             seg1 = h[t - m - old + 1:t - m + 1][::-1]
             seg2 = h[t - 2 * m - old + 1:t - 2 * m + 1][::-1]
-            self.dist_[:old] += (a - seg1) ** 2 - (b - seg2) ** 2
+            enter, leave = self.scratch_[0][:old], self.scratch_[1][:old]
+            np.subtract(a, seg1, out=enter)
+            np.multiply(enter, enter, out=enter)
+            np.subtract(b, seg2, out=leave)
+            np.multiply(leave, leave, out=leave)
+            np.subtract(enter, leave, out=enter)
+            self.dist_[:old] += enter
             self.since_exact_ += 1
             self.valid_ = valid
             for k in range(old, valid):  # lags that just became available
@@ -162,9 +186,13 @@ class ContextDistance:
         self.sum_[:valid] += self.dist_[:valid]
         self.count_[:valid] += 1.0
         if valid < self.min_lags:
-            self.period_distance_ = float("nan")
+            self.period_distance_ = self.period_value_ = self.unexplained_ = float("nan")
             return float("nan")
-        period = int(np.argmin(self.sum_[:valid] / self.count_[:valid]))
+        means = np.divide(self.sum_[:valid], self.count_[:valid], out=self.scratch_[0][:valid])
+        period = int(means.argmin())
+        overall = float(np.add.reduce(means)) / valid
+        self.unexplained_ = float(means[period]) / overall if overall > 0.0 else 1.0
+        self.period_value_ = float(h[t - m - period])
         self.period_distance_ = math.sqrt(max(float(self.dist_[period]), 0.0))
         return math.sqrt(max(float(self.dist_[:valid].min()), 0.0))
 
@@ -175,7 +203,7 @@ def _relative(dist, sd):
 
 
 class NoveltyDetector:
-    """Rolling z, context and period distance, ranked against their own history, with suppression.
+    """Rolling z, context, period distance and seasonal residual, ranked against their own history, with suppression.
 
     >>> d = NoveltyDetector(window=300, suppress=20, warmup=20)
     >>> quiet = [10.0 + (i % 7) * 0.1 for i in range(300)]
@@ -185,7 +213,8 @@ class NoveltyDetector:
     """
 
     def __init__(self, window=6400, suppress=100, warmup=50, context=8, alpha=0.99,
-                 periodic=True, refractory=50, refractory_level=2.0, refractory_margin=1.0):
+                 periodic=True, refractory=50, refractory_level=2.0, refractory_margin=1.0,
+                 period_gate=0.1, seasonal_gate=0.02):
         self.window = window
         self.suppress = suppress
         self.warmup = warmup
@@ -195,6 +224,8 @@ class NoveltyDetector:
         self.refractory = refractory
         self.refractory_level = refractory_level
         self.refractory_margin = refractory_margin
+        self.period_gate = period_gate
+        self.seasonal_gate = seasonal_gate
         self.reset()
 
     def reset(self):
@@ -203,12 +234,16 @@ class NoveltyDetector:
                 or int(self.refractory) < 0):
             raise ValueError("window must be at least 2, suppress, context and refractory at least 0 "
                              "and warmup at least 1.")
+        if not (float(self.period_gate) >= 0.0 and float(self.seasonal_gate) >= 0.0):
+            raise ValueError("period_gate and seasonal_gate are shares of variance: numbers of at least 0 "
+                             "(0 turns the feature off).")
         self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True)
         self.z_rank_ = RankCalibrator(self.window, self.warmup)
         ctx = int(self.context)
         self.ctx_ = ContextDistance(ctx, int(self.window), int(self.warmup)) if 0 < ctx < int(self.window) else None
         self.ctx_rank_ = RankCalibrator(self.window, self.warmup)
         self.period_rank_ = RankCalibrator(self.window, self.warmup) if self.periodic else None
+        self.seasonal_rank_ = RankCalibrator(self.window, self.warmup) if self.periodic else None
         self.recent_ = deque()
         self.since_strong_ = math.inf  # points since the last report reaching refractory_level
         self.strong_surprise_ = 0.0  # and its surprise
@@ -238,8 +273,12 @@ class NoveltyDetector:
         s_ctx = self.ctx_rank_.surprise_one(_relative(dist, sd))
         if self.period_rank_ is None:
             return 0.5 * (s + s_ctx)
-        s_per = self.period_rank_.surprise_one(_relative(self.ctx_.period_distance_, sd))
-        return 0.5 * (s + max(s_ctx, s_per))
+        ctx = self.ctx_
+        s_per = self.period_rank_.surprise_one(_relative(ctx.period_distance_, sd))
+        s_sea = self.seasonal_rank_.surprise_one(abs(x - ctx.period_value_))  # ranked: no scale needed
+        deviation = max(s, s_sea) if ctx.unexplained_ < self.seasonal_gate else s
+        shape = max(s_ctx, s_per) if ctx.unexplained_ < self.period_gate else s_ctx
+        return 0.5 * (deviation + shape)
 
     def score_one(self, value):
         """Score one point in [0, 1), then learn from it."""
