@@ -16,9 +16,14 @@ the service drains). Retired replicas are kept stopped until the rollout
 succeeds; if a new replica does not become ready in time, the new ones are
 removed and the retired ones started again, so the old version keeps
 serving (rollback).
+
+After every successful run the deployer records the slots that should run
+and their config hash for the service guard (``_service_guard``), and it
+holds the service's lock while it changes containers.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -27,16 +32,15 @@ from urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import DockerError
+from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import (
+    DEFAULT_STATE_DIR, HASH_LABEL, SERVICE_LABEL, SLOT_LABEL, remove_record, service_lock, write_record)
 
 try:
     from docker.types import DeviceRequest
 except ImportError:  # pragma: no cover - the module reports the missing SDK
     DeviceRequest = None
 
-SERVICE_LABEL = 'lepton.service'
 VERSION_LABEL = 'lepton.version'
-SLOT_LABEL = 'lepton.slot'
-HASH_LABEL = 'lepton.config-hash'
 
 
 class DeployError(DockerError):
@@ -200,6 +204,33 @@ class Deployer:
 
     # The four beats ----------------------------------------------------------
     def run(self, check_mode=False):
+        if check_mode:
+            return self.reconcile(check_mode=True)
+        state_dir = self.params.get('state_dir') or DEFAULT_STATE_DIR
+        with contextlib.ExitStack() as held:
+            with self.record_errors(state_dir):
+                held.enter_context(service_lock(state_dir, self.name))
+            result = self.reconcile(check_mode=False)
+            with self.record_errors(state_dir):
+                if self.params['state'] == 'absent':
+                    remove_record(state_dir, self.name)
+                else:
+                    write_record(state_dir, self.name, dict(
+                        service=self.name, config_hash=result['diff']['after']['config_hash'],
+                        slots=sorted(e['slot'] for e in result['endpoints']), self_heal=self.params['self_heal']))
+        return result
+
+    @staticmethod
+    @contextlib.contextmanager
+    def record_errors(state_dir):
+        """Turn a failure to lock or record into a DeployError that says what to do."""
+        try:
+            yield
+        except OSError as exc:
+            raise DeployError('cannot keep the service record in %s (%s); point state_dir at a directory '
+                              'this user can write' % (state_dir, exc)) from exc
+
+    def reconcile(self, check_mode):
         replicas = self.replicas()
         before = self.summary(replicas)
         if self.params['state'] == 'absent':
@@ -395,6 +426,8 @@ DEPLOY_ARGUMENT_SPEC = dict(
     rollback=dict(type='bool', default=True),
     retire=dict(type='bool', default=True),
     stop_timeout=dict(type='int', default=15),
+    self_heal=dict(type='bool', default=True),
+    state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
     restart_policy=dict(type='str', choices=['no', 'on-failure', 'always', 'unless-stopped'], default='unless-stopped'),
     network=dict(type='str'),
     user=dict(type='str'),

@@ -133,8 +133,31 @@ options:
     description: Seconds a replica has to drain and exit after SIGTERM before it is killed.
     type: int
     default: 15
+  self_heal:
+    description:
+      - Let the service guard (the C(lepton.aiops.service_guard) role) start a
+        replica of this service that stopped outside a rollout, for example
+        after C(docker kill) or C(docker stop), which Docker's restart policy
+        does not undo.
+      - The module records the slots and config hash that should run in
+        O(state_dir) after every successful run and holds a lock there while
+        it changes containers, so the guard never interferes with a rollout.
+    type: bool
+    default: true
+  state_dir:
+    description:
+      - Directory on the Docker host for the service records and locks that
+        the service guard reads (C(<name>.json), C(<name>.lock)). Concurrent
+        runs for the same service wait for each other on the lock.
+      - The guard only sees records when the module runs on the Docker host
+        itself (the usual case, with the local socket).
+    type: path
+    default: /var/lib/lepton/services
   restart_policy:
-    description: Docker restart policy; a crashed or killed replica comes back by itself.
+    description:
+      - Docker restart policy. A replica that crashes comes back by itself;
+        one stopped by C(docker kill) or C(docker stop) does not (Docker
+        counts both as a manual stop), see O(self_heal).
     type: str
     choices: ['no', on-failure, always, unless-stopped]
     default: unless-stopped

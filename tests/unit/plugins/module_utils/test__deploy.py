@@ -5,6 +5,15 @@ import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
     DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, parse_memory, plan_rollout, version_of)
+from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import ServiceBusy, read_record, service_lock
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    """Every test keeps its service records in its own directory."""
+    path = str(tmp_path / 'services')
+    monkeypatch.setitem(DEPLOY_ARGUMENT_SPEC['state_dir'], 'default', path)
+    return path
 
 
 def params(**overrides):
@@ -194,3 +203,60 @@ def test_check_mode_changes_nothing():
     assert result['changed'] is True
     assert client.events == []
     assert result['actions'] == ['start 3 new replica(s)', 'retire 2 old replica(s): svc-0, svc-1']
+
+
+def test_each_run_records_what_should_run_for_the_guard(state_dir):
+    client = FakeClient()
+    first = deploy(client, replicas=3)
+    record = read_record(state_dir, 'svc')
+    assert record == dict(service='svc', config_hash=first['diff']['after']['config_hash'], slots=[0, 1, 2],
+                          self_heal=True)
+    # Drain-first: the old replicas keep running but are no longer recorded.
+    second = deploy(client, replicas=2, image='lepton/app:2', retire=False, self_heal=False)
+    assert len(second['retiring']) == 3
+    assert read_record(state_dir, 'svc') == dict(service='svc', config_hash=second['diff']['after']['config_hash'],
+                                                 slots=[3, 4], self_heal=False)
+    deploy(client, state='absent')
+    assert read_record(state_dir, 'svc') is None
+
+
+def test_a_rolled_back_run_keeps_the_previous_record(state_dir):
+    client = FakeClient(never_ready={'svc-2'})
+    deploy(client, replicas=2)
+    before = read_record(state_dir, 'svc')
+    with pytest.raises(DeployError):
+        deploy(client, replicas=2, image='lepton/app:bad', health_timeout=5)
+    assert read_record(state_dir, 'svc') == before
+
+
+def test_the_lock_is_held_while_containers_change(state_dir):
+    client = FakeClient()
+    seen = []
+
+    def run_container(name, image, labels=None, **kwargs):
+        try:
+            with service_lock(state_dir, 'svc', wait=False):
+                seen.append('free')
+        except ServiceBusy:
+            seen.append('held')
+        return FakeClient.run_container(client, name, image, labels=labels, **kwargs)
+
+    client.run_container = run_container
+    deploy(client, replicas=2)
+    assert seen == ['held', 'held']
+    with service_lock(state_dir, 'svc', wait=False):  # released afterwards
+        pass
+
+
+def test_check_mode_neither_locks_nor_records(state_dir):
+    with service_lock(state_dir, 'svc'):
+        result = Deployer(FakeClient(), params(replicas=1), probe=lambda *a: (True, '')).run(check_mode=True)
+    assert result['changed'] is True
+    assert read_record(state_dir, 'svc') is None
+
+
+def test_an_unusable_state_dir_says_what_to_do(tmp_path):
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a directory')
+    with pytest.raises(DeployError, match='cannot keep the service record in .*point state_dir at a directory'):
+        deploy(FakeClient(), replicas=1, state_dir=str(blocker))
