@@ -48,9 +48,9 @@ Five stages, each using only the past:
    report whose surprise reaches ``refractory_level`` (p <= 0.01 for the
    default 2.0), nothing is reported for ``refractory`` points unless it is
    ``refractory_margin`` more surprising (10 times less likely for the default
-   1.0) or its deviation is a record (beyond every one of the last
-   ``window``): the escalation of an incident stays quiet, a much stronger
-   event does not. NAB (and an operator) rewards the first alert of an incident and
+   1.0) or its |z| is a record (beyond every one of the last ``window``)
+   and ``record_factor`` times the |z| of that report (1.5): the escalation
+   of an incident stays quiet, a much stronger event does not. NAB (and an operator) rewards the first alert of an incident and
    charges for every further one.
 
 The score is 1 - 10 ** -surprise in [0, 1) (0 while warming up, for
@@ -214,7 +214,7 @@ class NoveltyDetector:
 
     def __init__(self, window=6400, suppress=100, warmup=50, context=8, alpha=0.99,
                  periodic=True, refractory=50, refractory_level=2.0, refractory_margin=1.0,
-                 period_gate=0.1, seasonal_gate=0.02):
+                 period_gate=0.1, seasonal_gate=0.02, record_factor=1.5):
         self.window = window
         self.suppress = suppress
         self.warmup = warmup
@@ -226,6 +226,7 @@ class NoveltyDetector:
         self.refractory_margin = refractory_margin
         self.period_gate = period_gate
         self.seasonal_gate = seasonal_gate
+        self.record_factor = record_factor
         self.reset()
 
     def reset(self):
@@ -237,6 +238,9 @@ class NoveltyDetector:
         if not (float(self.period_gate) >= 0.0 and float(self.seasonal_gate) >= 0.0):
             raise ValueError("period_gate and seasonal_gate are shares of variance: numbers of at least 0 "
                              "(0 turns the feature off).")
+        if not float(self.record_factor) >= 0.0:
+            raise ValueError("record_factor is a ratio of |z| values: a number of at least 0 "
+                             "(0 lets every record through the refractory).")
         self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True)
         self.z_rank_ = RankCalibrator(self.window, self.warmup)
         ctx = int(self.context)
@@ -247,6 +251,8 @@ class NoveltyDetector:
         self.recent_ = deque()
         self.since_strong_ = math.inf  # points since the last report reaching refractory_level
         self.strong_surprise_ = 0.0  # and its surprise
+        self.strong_z_ = 0.0  # and its |z|
+        self.last_z_ = 0.0
         self.last_surprise_ = 0.0
         return self
 
@@ -263,6 +269,7 @@ class NoveltyDetector:
         z = self.z_.score_one(x)
         if math.isnan(z):
             return float("nan")
+        self.last_z_ = z
         s = self.z_rank_.surprise_one(z)
         if self.ctx_ is None:
             return s
@@ -288,11 +295,12 @@ class NoveltyDetector:
             return 0.0
         recent = self.recent_
         self.since_strong_ += 1
+        much_stronger = self.z_rank_.last_record_ and self.last_z_ >= self.record_factor * self.strong_z_
         reported = (s > 0.0 and (not recent or s > max(recent))
                     and (self.since_strong_ > self.refractory or s >= self.strong_surprise_ + self.refractory_margin
-                         or self.z_rank_.last_record_))
+                         or much_stronger))
         if reported and s >= self.refractory_level:
-            self.since_strong_, self.strong_surprise_ = 0, s
+            self.since_strong_, self.strong_surprise_, self.strong_z_ = 0, s, self.last_z_
         recent.append(s)
         if len(recent) > self.suppress:
             recent.popleft()

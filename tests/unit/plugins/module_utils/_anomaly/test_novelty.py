@@ -59,9 +59,13 @@ def test_bad_parameters_are_refused(kwargs):
         NoveltyDetector(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs", [{"period_gate": -0.1}, {"seasonal_gate": float("nan")}])
-def test_bad_gates_are_refused(kwargs):
-    with pytest.raises(ValueError, match="period_gate and seasonal_gate"):
+@pytest.mark.parametrize("kwargs,message", [
+    ({"period_gate": -0.1}, "period_gate and seasonal_gate"),
+    ({"seasonal_gate": float("nan")}, "period_gate and seasonal_gate"),
+    ({"record_factor": -1.0}, "record_factor"),
+])
+def test_bad_gates_and_factors_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
         NoveltyDetector(**kwargs)
 
 
@@ -141,6 +145,17 @@ def test_refractory_silences_the_next_point_of_a_burst():
     first = bursts[0]
     assert quiet[first] == loud[first] and quiet[first + 1] == 0.0
     assert set(np.flatnonzero(quiet).tolist()) <= set(np.flatnonzero(loud).tolist())
+
+
+def test_an_escalation_alerts_once_but_a_much_larger_spike_still_does():
+    ramp = 118.0 + np.arange(8.0)  # every point a new |z| record, each only a little higher
+    series = np.concatenate([NOISE[:1000], ramp, NOISE[1000:]])
+    once = NoveltyDetector().score(series)
+    every_record = NoveltyDetector(record_factor=0.0).score(series)
+    assert np.count_nonzero(once[1000:1100]) == 1
+    assert np.count_nonzero(every_record[1000:1008]) > 3
+    spiked = np.concatenate([NOISE[:1000], ramp, [190.0], NOISE[1000:]])
+    assert NoveltyDetector().score(spiked)[1008] > 0.99  # |z| 18 after a report at |z| 4: breaks through
 
 
 def test_a_record_breaks_through_the_refractory():
