@@ -153,10 +153,10 @@ class Guard:
     ``start`` and ``events`` methods).
     """
 
-    def __init__(self, client, state_dir, log=print, clock=time.time):
+    def __init__(self, client, state_dir, log=None, clock=time.time):
         self.client = client
         self.state_dir = state_dir
-        self.log = log
+        self.log = log or write_line
         self.clock = clock
 
     def heal(self, name):
@@ -178,7 +178,7 @@ class Guard:
             return started
 
     def sweep(self, names):
-        """Heal each service; return the ones whose lock was taken (to try again)."""
+        """Heal each service; return the ones whose lock was taken (the next sweep tries them again)."""
         busy = set()
         for name in sorted(names):
             try:
@@ -188,20 +188,25 @@ class Guard:
         return busy
 
     def run(self, period=2, rounds=None):
-        """Follow die events in windows of ``period`` seconds; sweep every service between windows."""
-        pending = set(recorded_services(self.state_dir))
+        """Sweep every recorded service, then follow die events for ``period`` seconds; repeat."""
+        events = {'type': 'container', 'event': 'die', 'label': SERVICE_LABEL}
         since = int(self.clock())
         count = 0
         while rounds is None or count < rounds:
             count += 1
-            pending = self.sweep(pending | set(recorded_services(self.state_dir)))
+            self.sweep(recorded_services(self.state_dir))
             until = since + max(1, int(round(period)))  # the events API counts whole seconds
-            for event in self.client.events(since=since, until=until, decode=True,
-                                             filters={'type': 'container', 'event': 'die', 'label': SERVICE_LABEL}):
+            for event in self.client.events(since=since, until=until, decode=True, filters=events):
                 name = ((event.get('Actor') or {}).get('Attributes') or {}).get(SERVICE_LABEL)
                 if name:
-                    pending |= self.sweep({name})
+                    self.sweep([name])
             since = until
+
+
+def write_line(line):
+    """The guard's log: one line to standard output, at once (``docker logs`` shows it)."""
+    sys.stdout.write(line + '\n')
+    sys.stdout.flush()
 
 
 def main(argv=None):
@@ -211,10 +216,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import docker  # pylint: disable=import-outside-toplevel
     client = docker.APIClient(base_url=os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock'))
-    print('lepton service guard: watching %s every %ss' % (args.state_dir, args.period), flush=True)
-    Guard(client, args.state_dir, log=lambda line: print(line, flush=True)).run(args.period)
+    write_line('lepton service guard: watching %s every %ss' % (args.state_dir, args.period))
+    Guard(client, args.state_dir).run(args.period)
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# End to end: load -> Prometheus -> the autoscale playbook scales 2 -> 4;
-# load stops -> back to 2 after a shortened stabilisation window;
+# End to end: load through nginx -> Prometheus -> the autoscale playbook
+# scales 2 -> 4; load drops -> back to 2 after a shortened stabilisation
+# window; not one request through the load balancer fails on the way (the LB
+# follows every change, and drops replicas before they stop);
 # Prometheus stopped -> the replicas are held and the reason is shown.
 set -eux
 work=/tmp/lepton-test-autoscale
@@ -29,9 +31,22 @@ autoscale() { ansible-playbook lepton.aiops.autoscale -i "$inventory" -e @files/
 ansible-playbook setup.yml -i "$inventory" "$@"
 [ "$(replicas)" -eq 2 ]
 
+loadgen=../../../utils/loadgen.py
+# load RATE NAME: POSTs through nginx at RATE requests/s until $work/stop-NAME exists.
+load() {
+  python "$loadgen" http://127.0.0.1:19795/predict --concurrency 4 --rate "$1" --requests 1 \
+    --stop-file "$work/stop-$2" --max-seconds 600 --timeout 10 --output "$work/load-$2.json" > /dev/null &
+  load_pid=$!
+}
+# end NAME: stop that load and check that no request failed.
+end() {
+  touch "$work/stop-$1"; wait "$load_pid"; load_pid=
+  python -c "import json,sys; r=json.load(open(sys.argv[1])); print('load', sys.argv[2], r); assert r['failed'] == 0 and r['requests'] > 0" \
+    "$work/load-$1.json" "$1"
+}
+
 # 10 requests per second for 2 replicas with a target of 2 each: HPA wants 5, capped at 4.
-python files/load.py 10 "$(cat "$work/ports")" &
-load_pid=$!
+load 10 up
 for _ in $(seq 1 40); do
   autoscale
   [ "$(replicas)" -lt 4 ] || break
@@ -48,8 +63,10 @@ grep -q "AUTOSCALER DECISIONS" "$work/check.log"
 [ "$(decision desired)" -eq 4 ]
 [ "$(decision check_mode)" = True ]
 
-# Load stops: the 1 minute rate and the stabilisation window keep 4 for a while, then 2.
-kill "$load_pid"; load_pid=
+end up
+
+# Load drops to 1 request/s: the 1 minute rate and the stabilisation window keep 4 for a while, then 2.
+load 1 down
 autoscale
 [ "$(replicas)" -eq 4 ]
 for _ in $(seq 1 60); do
@@ -58,6 +75,7 @@ for _ in $(seq 1 60); do
   sleep 3
 done
 [ "$(replicas)" -eq 2 ]
+end down
 
 docker stop lepton-test-autoscale-prometheus
 autoscale | tee "$work/hold.log"
