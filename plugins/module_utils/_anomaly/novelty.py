@@ -15,6 +15,14 @@ Five stages, each using only the past:
    standard deviation. A value in its usual range but in an unusual shape
    (a missing daily peak, a flat stretch in a noisy signal) is far from every
    earlier shape.
+
+   **Calm.** The rolling standard deviation over the spread (standard
+   deviation) of the same last ``context`` points: large when the current
+   stretch is much quieter than the series usually is (a sensor that
+   freezes or a load that stalls before a failure). Its ranked surprise,
+   less ``calm_margin`` (0.5: it must be 10 ** 0.5 times less likely than
+   the other shape features to win, the price of taking the larger of
+   several p-values), is a third shape.
 3. **Period** (``periodic=True``). The period is the lag whose distance
    has been smallest on average so far (learned online, no whole-series
    statistics), and *unexplained* is that mean distance divided by the mean
@@ -39,9 +47,9 @@ Five stages, each using only the past:
    an empirical tail probability, which makes one threshold mean the same
    thing on every series whatever its distribution. The surprise is the mean
    of -log10 p of a deviation (|z|, or the larger of |z| and the seasonal
-   residual) and of a shape (context, or the larger of context and period
-   distance), i.e. the geometric mean of two p-values: both must agree that
-   the point is unusual.
+   residual) and of a shape (the larger of context, calm less its margin
+   and, while gated in, period distance), i.e. the geometric mean of two
+   p-values: both must agree that the point is unusual.
 5. **Suppression.** A point is reported only if it is more surprising than
    every point of the last ``suppress`` points; otherwise its score is 0. One
    incident then raises one alert instead of a burst. Moreover, after a
@@ -120,6 +128,7 @@ class ContextDistance:
         self.period_distance_ = float("nan")
         self.period_value_ = float("nan")
         self.unexplained_ = float("nan")
+        self.spread_ = float("nan")
         self.window = int(window)
         self.min_lags = int(min_lags)
         self.buf_ = np.empty(2 * (self.window + self.m + 1), dtype=np.float64)
@@ -152,8 +161,9 @@ class ContextDistance:
 
         Also sets ``period_distance_``: the distance to the stretch one period
         earlier, the period being the lag with the smallest mean distance so far;
-        ``period_value_``: the value one period earlier; and ``unexplained_``:
-        the period's mean distance over the mean of all lags' (1.0 for a constant).
+        ``period_value_``: the value one period earlier; ``unexplained_``:
+        the period's mean distance over the mean of all lags' (1.0 for a constant);
+        and ``spread_``: the (population) standard deviation of the last ``m`` points.
         """
         m = self.m
         self._push(float(value))
@@ -185,6 +195,9 @@ class ContextDistance:
             self._exact(h, t)
         self.sum_[:valid] += self.dist_[:valid]
         self.count_[:valid] += 1.0
+        cur = h[t - m + 1:t + 1]
+        dev = cur - float(np.add.reduce(cur)) / m
+        self.spread_ = math.sqrt(float(np.dot(dev, dev)) / m)
         if valid < self.min_lags:
             self.period_distance_ = self.period_value_ = self.unexplained_ = float("nan")
             return float("nan")
@@ -203,7 +216,7 @@ def _relative(dist, sd):
 
 
 class NoveltyDetector:
-    """Rolling z, context, period distance and seasonal residual, ranked against their own history, with suppression.
+    """Rolling z, context, calm, period distance and seasonal residual, ranked against their own history, with suppression.
 
     >>> d = NoveltyDetector(window=300, suppress=20, warmup=20)
     >>> quiet = [10.0 + (i % 7) * 0.1 for i in range(300)]
@@ -214,7 +227,7 @@ class NoveltyDetector:
 
     def __init__(self, window=6400, suppress=100, warmup=50, context=8, alpha=0.99,
                  periodic=True, refractory=50, refractory_level=2.0, refractory_margin=1.0,
-                 period_gate=0.1, seasonal_gate=0.02, record_factor=1.5):
+                 period_gate=0.1, seasonal_gate=0.02, record_factor=1.5, calm_margin=0.5):
         self.window = window
         self.suppress = suppress
         self.warmup = warmup
@@ -227,6 +240,7 @@ class NoveltyDetector:
         self.period_gate = period_gate
         self.seasonal_gate = seasonal_gate
         self.record_factor = record_factor
+        self.calm_margin = calm_margin
         self.reset()
 
     def reset(self):
@@ -241,11 +255,15 @@ class NoveltyDetector:
         if not float(self.record_factor) >= 0.0:
             raise ValueError("record_factor is a ratio of |z| values: a number of at least 0 "
                              "(0 lets every record through the refractory).")
+        if not float(self.calm_margin) >= 0.0:
+            raise ValueError("calm_margin is a surprise in log10 units: a number of at least 0 "
+                             "(inf turns the calm feature off).")
         self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True)
         self.z_rank_ = RankCalibrator(self.window, self.warmup)
         ctx = int(self.context)
         self.ctx_ = ContextDistance(ctx, int(self.window), int(self.warmup)) if 0 < ctx < int(self.window) else None
         self.ctx_rank_ = RankCalibrator(self.window, self.warmup)
+        self.calm_rank_ = RankCalibrator(self.window, self.warmup) if float(self.calm_margin) < math.inf else None
         self.period_rank_ = RankCalibrator(self.window, self.warmup) if self.periodic else None
         self.seasonal_rank_ = RankCalibrator(self.window, self.warmup) if self.periodic else None
         self.recent_ = deque()
@@ -278,6 +296,8 @@ class NoveltyDetector:
         if math.isnan(dist) or math.isnan(sd):
             return 0.0
         s_ctx = self.ctx_rank_.surprise_one(_relative(dist, sd))
+        if self.calm_rank_ is not None:  # a stretch much quieter than usual is a shape of its own
+            s_ctx = max(s_ctx, self.calm_rank_.surprise_one(_relative(sd, self.ctx_.spread_)) - self.calm_margin)
         if self.period_rank_ is None:
             return 0.5 * (s + s_ctx)
         ctx = self.ctx_

@@ -63,6 +63,8 @@ def test_bad_parameters_are_refused(kwargs):
     ({"period_gate": -0.1}, "period_gate and seasonal_gate"),
     ({"seasonal_gate": float("nan")}, "period_gate and seasonal_gate"),
     ({"record_factor": -1.0}, "record_factor"),
+    ({"calm_margin": -0.5}, "calm_margin"),
+    ({"calm_margin": float("nan")}, "calm_margin"),
 ])
 def test_bad_gates_and_factors_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -230,3 +232,34 @@ def test_seasonal_residual_flags_a_missing_high_phase():
     assert lead(with_residual) > 0.5
     assert lead(without) < 0.5
     assert with_residual[span].max() >= 0.99
+
+
+def test_spread_is_the_standard_deviation_of_the_current_context():
+    x = np.random.default_rng(8).normal(size=300).cumsum()
+    c = ContextDistance(m=5, window=60, min_lags=1)
+    for t, v in enumerate(x):
+        c.update(v)
+        if t >= 2 * 5 - 1:  # the first earlier window is complete
+            assert c.spread_ == pytest.approx(float(np.std(x[t - 4:t + 1])), rel=1e-9, abs=1e-12)
+
+
+def _surprises(detector, series):
+    out = []
+    for v in series:
+        detector.score_one(v)
+        out.append(detector.last_surprise_)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 6])
+def test_a_frozen_sensor_is_an_unusual_shape_only_with_the_calm_feature(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(10.0, 1.0, 3000)
+    x[2500:2520] = 10.0 + rng.normal(0.0, 0.01, 20)  # stuck at its usual mean: no |z|, no odd shape
+    calm = _surprises(NoveltyDetector(), x)
+    blind = _surprises(NoveltyDetector(calm_margin=math.inf), x)
+    assert calm[2510:2520].min() > 0.5  # the shape half of the surprise sees the stretch
+    assert blind[2510:2520].max() < 0.1
+    # A calm stretch alone is not an alert: the deviation must agree.
+    assert calm[2500:2520].max() < 2.0
+    np.testing.assert_array_equal(calm[:2500] >= blind[:2500], True)
