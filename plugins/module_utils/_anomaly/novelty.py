@@ -210,6 +210,12 @@ class ContextDistance:
         return math.sqrt(max(float(self.dist_[:valid].min()), 0.0))
 
 
+def _below_zero(value):
+    """True for a negative number or NaN (a parameter that must be at least 0)."""
+    value = float(value)
+    return math.isnan(value) or value < 0.0
+
+
 def _relative(dist, sd):
     """A distance in units of the rolling standard deviation (inf for a change of a constant)."""
     return dist / sd if sd > 0.0 else (0.0 if dist == 0.0 else math.inf)
@@ -249,13 +255,13 @@ class NoveltyDetector:
                 or int(self.refractory) < 0):
             raise ValueError("window must be at least 2, suppress, context and refractory at least 0 "
                              "and warmup at least 1.")
-        if not (float(self.period_gate) >= 0.0 and float(self.seasonal_gate) >= 0.0):
+        if _below_zero(self.period_gate) or _below_zero(self.seasonal_gate):
             raise ValueError("period_gate and seasonal_gate are shares of variance: numbers of at least 0 "
                              "(0 turns the feature off).")
-        if not float(self.record_factor) >= 0.0:
+        if _below_zero(self.record_factor):
             raise ValueError("record_factor is a ratio of |z| values: a number of at least 0 "
                              "(0 lets every record through the refractory).")
-        if not float(self.calm_margin) >= 0.0:
+        if _below_zero(self.calm_margin):
             raise ValueError("calm_margin is a surprise in log10 units: a number of at least 0 "
                              "(inf turns the calm feature off).")
         self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True)

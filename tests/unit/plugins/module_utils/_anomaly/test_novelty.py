@@ -225,6 +225,7 @@ def test_seasonal_residual_flags_a_missing_high_phase():
     span = slice(start, end + 20)
     with_residual = NoveltyDetector(window=2000, suppress=50).score(series)
     without = NoveltyDetector(window=2000, suppress=50, seasonal_gate=0.0).score(series)
+
     def lead(scores):  # how much more surprising (log10 of the odds) the anomaly is than any earlier point
         return math.log10((1.0 - scores[400:start].max()) / (1.0 - scores[span].max()))
 
