@@ -59,9 +59,9 @@ options:
       - V(gaussian) mean and standard deviation of the baseline; V(robust) median and scaled MAD;
         V(seasonal) one robust baseline per slot of O(period); V(ewma) exponentially weighted z-score;
         V(rolling_zscore) z-score against the previous O(window) points; V(novelty) the online detector
-        of the NAB benchmark (rolling z and the distance of the recent shape to its nearest earlier match and, on a
-        series with a clear period learned online, to the same phase one period earlier, each ranked against its
-        own history, with suppression).
+        of the NAB benchmark (rolling z and the distance of the recent shape to its nearest earlier match, how much
+        quieter the recent stretch is than usual and, on a series with a clear period learned online, the distance
+        to the same phase one period earlier, each ranked against its own history, with suppression).
       - For the online detectors (V(ewma), V(rolling_zscore), V(novelty)) the baseline only warms them up.
     type: str
     choices: [gaussian, robust, seasonal, ewma, rolling_zscore, novelty]
