@@ -20,6 +20,7 @@ import os
 import re
 
 from ansible_collections.lepton.aiops.plugins.module_utils._keyring import write_atomic
+from ansible_collections.lepton.aiops.plugins.module_utils._k8s_client import K8sConnectionError, new_api_client
 
 try:
     import yaml
@@ -29,7 +30,6 @@ except ImportError:  # pragma: no cover - reported when dest is used
 
 try:
     from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
     from kubernetes.client.exceptions import ApiException
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
@@ -144,10 +144,15 @@ class K8sAccessClient:
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig, context=None):
+        return cls.from_connection(kubeconfig=kubeconfig, context=context)
+
+    @classmethod
+    def from_connection(cls, **connection):
+        """Connect with the options of the lepton.aiops.kubernetes doc fragment."""
         try:
-            api_client = k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
-        except Exception as exc:  # the loader raises several unrelated types
-            raise K8sAccessError("cannot load kubeconfig %s: %s" % (kubeconfig, exc))
+            api_client = new_api_client(**connection)
+        except K8sConnectionError as exc:
+            raise K8sAccessError(str(exc))
         return cls(k8s_client.CoreV1Api(api_client), k8s_client.RbacAuthorizationV1Api(api_client),
                    api_client.sanitize_for_serialization)
 

@@ -20,13 +20,16 @@ description:
     without naming them all fail.
   - The ServiceAccount does not mount its token unless O(automount_token=true).
   - Returns the manifests; writes them to O(dest) as multi-document YAML; applies them
-    with the kubernetes client when O(kubeconfig) is given.
+    with the kubernetes client when O(kubeconfig) or O(host) is given (without either,
+    nothing is applied).
   - The manifests are validated against the official Kubernetes schemas in the
     collection's tests. The apply path is tested against a fake API only; it has not
     been run against a real cluster.
 author: lepton.aiops maintainers (@lepton-aiops)
+extends_documentation_fragment:
+  - lepton.aiops.kubernetes
 requirements:
-  - kubernetes >= 24.2 (only with O(kubeconfig))
+  - kubernetes >= 24.2 (only with O(kubeconfig) or O(host))
   - PyYAML (only with O(dest))
 attributes:
   check_mode:
@@ -91,12 +94,6 @@ options:
   dest:
     description: Write the manifests to this file (multi-document YAML, 0644).
     type: path
-  kubeconfig:
-    description: Apply the objects to the cluster of this kubeconfig. Without it nothing is applied.
-    type: path
-  context:
-    description: Context of O(kubeconfig) to use; its current context when omitted.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -127,7 +124,7 @@ manifests:
   type: list
   elements: dict
 actions:
-  description: Per object, what was (or would be) done on the cluster; empty without O(kubeconfig).
+  description: Per object, what was (or would be) done on the cluster; empty without O(kubeconfig) and O(host).
   returned: always
   type: list
   elements: dict
@@ -141,6 +138,7 @@ dest_changed:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.lepton.aiops.plugins.module_utils._k8s_client import K8S_CONNECTION_SPEC, connection_params
 from ansible_collections.lepton.aiops.plugins.module_utils._k8s_access import (
     HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, K8sAccessClient, K8sAccessError, ensure)
 
@@ -160,16 +158,16 @@ def main():
             rules=dict(type="list", elements="dict", default=[], options=rule),
             automount_token=dict(type="bool", default=False, no_log=False),
             dest=dict(type="path"),
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
+            **K8S_CONNECTION_SPEC
         ),
         supports_check_mode=True,
     )
     p = module.params
-    if p["kubeconfig"] and not HAS_KUBERNETES:
+    remote = bool(p["kubeconfig"] or p["host"])
+    if remote and not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     try:
-        client = K8sAccessClient.from_kubeconfig(p["kubeconfig"], p["context"]) if p["kubeconfig"] else None
+        client = K8sAccessClient.from_connection(**connection_params(p)) if remote else None
         result = ensure(p["name"], p["namespace"], p["configmaps"], p["secrets"], p["rules"], p["automount_token"],
                         p["state"], client=client, dest=p["dest"], check_mode=module.check_mode)
     except K8sAccessError as exc:
