@@ -12,24 +12,27 @@ How it decides, for one observation at time ``t``:
    replica, ``total``: a service total) becomes the number of replicas that
    would run exactly at target, ``load / target``; the largest over the
    metrics is the *demand* ``x``. The value is what the monitoring saw
-   ``metric_delay_seconds`` ago. ``value`` metrics (latency) are not
-   additive: they only give a reactive floor, computed as the HPA does.
-2. **Forecasts.** Four forecasters run side by side on ``x``: a damped
-   Holt level+trend (``smoothing_seconds``), a slow mean that ignores
-   short dips and spikes (``slow_seconds``), and two seasonal profiles
-   (daily and weekly buckets of ``bucket_seconds``, exponentially weighted
-   averages, Holt-Winters style) plus the current deviation from the
-   profile, decaying with the lead time. Each forecaster's forecasts are
-   scored when their time comes (``error_window_seconds``); the one that
-   needs the smallest safety margin (its error quantile minus its mean
-   error) is used.
+   ``metric_delay_seconds`` ago, so a per-replica average is multiplied by
+   the replicas that were ready *then* (the policy remembers them), not by
+   those ready now. ``value`` metrics (latency) are not additive: they only
+   give a reactive floor, computed as the HPA does.
+2. **Forecasts.** Six forecasters run side by side on ``x``: a damped
+   Holt level+trend (``smoothing_seconds``), a local linear extrapolation
+   of the last three values, the highest value of the last
+   ``smoothing_seconds`` ("recent"), a slow mean that ignores short dips
+   and spikes (``slow_seconds``), and two seasonal profiles (daily and
+   weekly buckets of ``bucket_seconds``, exponentially weighted averages,
+   Holt-Winters style) plus the current deviation from the profile,
+   decaying with the lead time. Each forecaster's forecasts are scored when
+   their time comes (``error_window_seconds``); the one that needs the
+   smallest safety margin (its error quantile minus its mean error) is used.
 3. **Safety margin from its own errors.** The margin is a quantile ``q``
    of the chosen forecaster's standardised errors times its current error
    scale (an exponentially weighted mean of its absolute errors,
    ``volatility_seconds``), so that noisy hours get a wider margin than
-   calm ones. ``q`` (at most ``quantile``) minimises ``margin +
-   violation_cost * (1 - q)``: the replicas paid for plus the expected
-   shortfall, priced at ``violation_cost`` replicas.
+   calm ones. ``q`` (at most ``quantile``) minimises ``margin + price *
+   (1 - q)``: the replicas paid for plus the expected shortfall, priced at
+   ``price`` replicas (see the budget below).
 4. **Ahead of demand.** A replica asked for now serves after
    ``startup_seconds``; one removed now is gone at once. So the desired
    count covers the forecast peak plus the margin over the whole lead time
@@ -37,14 +40,38 @@ How it decides, for one observation at time ``t``:
    ``headroom`` (capacity per replica divided by the target, 1.0 when
    unknown) lets that upper bound use the capacity the target keeps in
    reserve: replicas = ceil(upper bound / headroom).
-5. **Same safety rules as the HPA.** min/max bounds, a scale-down
+5. **A budget: spend no more than the HPA would.** A shadow of the
+   Kubernetes HPA (:class:`ShadowHPA`, the :class:`~._hpa.HPA` decider with
+   its defaults) runs on the same demand with its own replica count,
+   start-up delay and scrape delay, and the policy keeps the running
+   difference between ``budget_share`` (0.98) times the replica-seconds the
+   shadow runs and the replica-seconds it runs itself. Savings are capped at
+   ``budget_seconds`` of the shadow's (smoothed) fleet; debts are not. The
+   budget as a share ``s`` of that cap, clipped to [-1, 1], sets
+
+   * the price of a violation minute: ``violation_cost *
+     budget_price_ratio ** s`` (10 to 1000 replica-minutes with the
+     defaults): savings buy a higher quantile, debts a lower one;
+   * with savings (``s > 0``) a *cover*: at least ``ceil(s ** cover_power *
+     cover_max * x)`` replicas, up to 1.5 times what the HPA's own rule
+     (``ceil(x)``) asks for now, a proportional headroom against jumps that
+     no forecaster has seen.
+
+   So the policy spends its savings where its forecast says demand will be
+   and scales down as soon as the forecast allows (a 120 s stabilisation
+   window instead of the HPA's 300 s), and in the long run runs about
+   ``budget_share`` of the HPA's replica-hours. ``budget=False`` turns all
+   of this off (price = ``violation_cost``, no cover).
+6. **Same safety rules as the HPA.** min/max bounds, a scale-down
    stabilisation window (highest recommendation wins), the HPA scaling
    policies, *hold* when no metric is available (and when a metric is
    missing while the others suggest a scale-down), *hold* on a fault.
-6. **Faults are not load.** An observation flagged as a fault (an error
+   A gap between two decisions (a hold, a run that did not happen) is
+   billed to the budget for at most four intervals.
+7. **Faults are not load.** An observation flagged as a fault (an error
    spike, an anomaly blamed on a broken replica) is neither acted on nor
-   learned from: the decider holds the current count and its forecasts do
-   not learn the distorted values.
+   learned from: the decider holds the current count, its forecasts and its
+   shadow HPA do not see the distorted values.
 """
 
 from __future__ import annotations
@@ -53,15 +80,16 @@ import bisect
 import math
 from collections import deque
 
-from ._hpa import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DEFAULT_TOLERANCE, RateLimiter, ScalingRules
+from ._hpa import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DEFAULT_TOLERANCE, HPA, RateLimiter, ScalingRules
 from ._hpa import _fault_reason, replicas_for_metric
-from ._model import Decision
+from ._model import Decision, Metric, Observation
 
-_MODELS = ("trend", "mean", "daily", "weekly")
+_MODELS = ("trend", "linear", "recent", "mean", "daily", "weekly")
 _MIN_ERRORS = 30
 _SCALE_FLOOR = 0.01   # replicas: a perfectly steady load still gets an error scale
 _LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
+_RECENT = 60         # at most this many recent values are kept (the "linear" and "recent" forecasters)
 
 
 class Predictive:
@@ -81,7 +109,9 @@ class Predictive:
                  metric_delay_seconds=60.0, bucket_seconds=300.0, quantile=0.999,
                  error_window_seconds=86400.0, headroom=1.0, scale_down_stabilization_seconds=120.0,
                  smoothing_seconds=300.0, slow_seconds=1800.0, volatility_seconds=900.0, credible_ratio=1.0,
-                 violation_cost=100.0, mean_at_target=False,
+                 violation_cost=100.0, mean_at_target=False, budget=True, budget_seconds=21600.0,
+                 budget_price_ratio=10.0, cover_power=0.5, budget_share=0.98,
+                 cover_max=1.5, recent_seconds=300.0,
                  tolerance=DEFAULT_TOLERANCE, scale_up=DEFAULT_SCALE_UP, scale_down=None):
         if min_replicas < 0 or max_replicas < max(min_replicas, 1):
             raise ValueError(
@@ -116,6 +146,13 @@ class Predictive:
         self.volatility_seconds = float(volatility_seconds)
         self.mean_at_target = bool(mean_at_target)
         self.credible_ratio = float(credible_ratio)
+        self.budget = bool(budget)
+        self.budget_seconds = float(budget_seconds)
+        self.budget_price_ratio = float(budget_price_ratio)
+        self.cover_power = float(cover_power)
+        self.budget_share = float(budget_share)
+        self.cover_max = float(cover_max)
+        self.recent_seconds = float(recent_seconds)
         self.scale_up = scale_up if isinstance(scale_up, ScalingRules) else ScalingRules.from_dict(scale_up)
         if scale_down is None:
             scale_down = ScalingRules(int(scale_down_stabilization_seconds), DEFAULT_SCALE_DOWN.policies)
@@ -136,7 +173,10 @@ class Predictive:
             "tolerance": self.tolerance, "smoothing_seconds": self.smoothing_seconds,
             "slow_seconds": self.slow_seconds, "violation_cost": self.violation_cost,
             "volatility_seconds": self.volatility_seconds, "credible_ratio": self.credible_ratio,
-            "mean_at_target": self.mean_at_target,
+            "mean_at_target": self.mean_at_target, "budget": self.budget,
+            "budget_seconds": self.budget_seconds, "budget_price_ratio": self.budget_price_ratio,
+            "cover_power": self.cover_power, "budget_share": self.budget_share,
+            "cover_max": self.cover_max, "recent_seconds": self.recent_seconds,
             "scale_up": self.scale_up.to_dict(),
             "scale_down": self.scale_down.to_dict(),
         }
@@ -156,6 +196,13 @@ class Predictive:
         self._sorted_raw = {m: [] for m in _MODELS}  # errors, replicas
         self.slow_ = None            # slowly smoothed demand (the "mean" forecaster)
         self.deviation_ = {}         # season -> smoothed demand minus profile
+        self.recent_ = []            # [time, demand] over the last smoothing_seconds ("linear", "recent")
+        self.ready_seen_ = []        # [time, ready replicas after the decision], as old as the metric delay
+        self.shadow_ = ShadowHPA(self.min_replicas, self.max_replicas, self.startup_seconds,
+                                 self.metric_delay_seconds, self.tolerance)
+        self.budget_ = 0.0           # replica-seconds the shadow HPA spent more than this policy
+        self.fleet_ = None           # smoothed replica count of the shadow HPA
+        self.spent_at_ = None        # [time, shadow replicas] of the last decision
 
     def get_state(self):
         """JSON-able learned state."""
@@ -166,6 +213,9 @@ class Predictive:
             "scale": self.scale_, "last_time": self.last_time_,
             "pending": [list(p) for p in self.pending_],
             "errors": {m: [list(e) for e in errs] for m, errs in self.errors_.items()},
+            "recent": [list(r) for r in self.recent_], "ready_seen": [list(r) for r in self.ready_seen_],
+            "shadow": self.shadow_.get_state(), "budget": self.budget_, "fleet": self.fleet_,
+            "spent_at": self.spent_at_,
         }
 
     def set_state(self, state):
@@ -181,6 +231,12 @@ class Predictive:
         self.scale_ = {str(k): float(v) for k, v in state.get("scale", {}).items()}
         self.last_time_ = state.get("last_time")
         self.pending_ = deque(sorted(list(p) for p in state.get("pending", [])))
+        self.recent_ = [list(r) for r in state.get("recent", [])]
+        self.ready_seen_ = [list(r) for r in state.get("ready_seen", [])]
+        self.shadow_.set_state(state.get("shadow", {}))
+        self.budget_ = float(state.get("budget", 0.0))
+        self.fleet_ = state.get("fleet")
+        self.spent_at_ = state.get("spent_at")
         for model in _MODELS:
             for when, error, z in state.get("errors", {}).get(model, []):
                 self._add_error(model, when, error, z)
@@ -200,10 +256,18 @@ class Predictive:
                             "hold: no metric available" + (f" ({', '.join(missing)} missing)" if missing else ""),
                             hold=True, details=details)
         seen_at = obs.time - self.metric_delay_seconds
+        self._account(obs.time, current)
         if demand is not None:
             self._score(seen_at, demand)
             self._learn(seen_at, demand)
-            needed, forecast = self._needed(seen_at, obs.time)
+            shadow = self.shadow_.step(obs.time, demand, current)
+            price = self._price()
+            needed, forecast = self._needed(seen_at, obs.time, price)
+            cover = self._cover(demand)
+            if cover > needed:
+                needed, forecast["cover"] = cover, cover
+            forecast.update(shadow_hpa=shadow, budget_replica_hours=round(self.budget_ / 3600.0, 3),
+                            price=round(price, 3))
             details["forecast"] = forecast
             reason = (f"forecast {forecast['model']}: peak {forecast['peak']:.2f} replicas at target, "
                       f"upper bound {forecast['upper']:.2f} (margin {forecast['margin']:.2f})")
@@ -230,11 +294,14 @@ class Predictive:
                 reason += "; " + note
         details["recommendation"] = raw
         self.limiter_.record(obs.time, current, desired)
+        self._remember_ready(obs.time, min(obs.ready_replicas, desired))
+        self.spent_at_ = [obs.time, self.shadow_.replicas()]
         return Decision(obs.time, self.name, current, desired, reason, details=details)
 
     def _demand(self, obs):
         """Demand in replicas at target from additive metrics, and a reactive floor."""
         demand, floor, missing, per_metric = None, None, [], {}
+        ready = self._ready_at(obs.time - self.metric_delay_seconds, obs.ready_replicas)
         for metric in obs.metrics:
             if not metric.available:
                 missing.append(metric.name)
@@ -254,13 +321,71 @@ class Predictive:
                 if not values:
                     missing.append(metric.name)
                     continue
-                load = sum(values) / len(values) * max(obs.ready_replicas, len(values))
+                load = sum(values) / len(values) * max(ready, len(values))
             else:
-                load = float(metric.value) * obs.ready_replicas
+                load = float(metric.value) * ready
             value = load / float(metric.target)
             per_metric[metric.name] = {"demand": value}
             demand = value if demand is None else max(demand, value)
         return demand, floor, missing, {"metrics": per_metric}
+
+    def _ready_at(self, when, default):
+        """Ready replicas when the metric was scraped: a per-replica average times them is the load."""
+        ready = default
+        for t, count in self.ready_seen_:
+            if t <= when + 1e-6:
+                ready = count
+        return ready
+
+    def _remember_ready(self, now, ready):
+        self.ready_seen_.append([now, int(ready)])
+        self.ready_seen_ = _trim_history(self.ready_seen_, now - self.metric_delay_seconds)
+
+    # -- the budget: the shadow HPA as cost reference ----------------------------
+
+    def _account(self, now, current):
+        """Add what this policy and the shadow HPA spent since the last decision to the budget."""
+        if not self.budget or self.spent_at_ is None:
+            return
+        then, shadow = self.spent_at_
+        # what runs now ran since the last decision (if that decision was not
+        # applied, check mode or a manual change, it is what runs that counts);
+        # a long gap (the playbook did not run) counts as a few intervals only
+        dt = min(max(now - then, 0.0), 4 * max(self.interval_seconds, self.startup_seconds))
+        self.budget_ += (self.budget_share * shadow - current) * dt
+        self.fleet_ = float(shadow) if self.fleet_ is None else self.fleet_ + (shadow - self.fleet_) * (
+            1 - 0.5 ** (dt / self.budget_seconds))
+        self.budget_ = min(self.budget_, self.budget_seconds * max(self.fleet_, 1.0))   # savings are capped, debts not
+
+    def _price(self):
+        """Replicas a violation minute is worth now: ``violation_cost``, higher with savings, lower with debt.
+
+        The budget is capped at ``budget_seconds`` of the shadow's fleet; at
+        the cap the price is ``violation_cost * budget_price_ratio``, at the
+        opposite end ``violation_cost / budget_price_ratio``.
+        """
+        base = self.violation_cost or 0.0
+        if not self.budget or not base or self.fleet_ is None:
+            return base
+        return base * self.budget_price_ratio ** self._share()
+
+    def _cover(self, demand):
+        """With savings in the budget, cover a share of what the HPA would ask for now (``ceil(demand)``).
+
+        The share grows from 0 with an empty budget to 1 with a full one, so
+        saved replica-time buys the HPA's proportional headroom against
+        jumps the forecasts have not seen.
+        """
+        share = self._share()
+        if share <= 0:
+            return 0
+        return math.ceil(share ** self.cover_power * self.cover_max * demand - 1e-9)
+
+    def _share(self):
+        """The budget as a share of its cap, in [-1, 1] (0 without a budget)."""
+        if not self.budget or self.fleet_ is None:
+            return 0.0
+        return max(-1.0, min(self.budget_ / (self.budget_seconds * max(self.fleet_, 1.0)), 1.0))
 
     # -- forecasting -----------------------------------------------------------
 
@@ -284,6 +409,8 @@ class Predictive:
         """Update the level, trend and seasonal profiles with the demand ``x`` seen at ``when``."""
         if self.last_time_ is not None and when <= self.last_time_:
             return
+        cut = when - self.recent_seconds - 1e-6
+        self.recent_ = [r for r in self.recent_ if r[0] > cut][-_RECENT:] + [[when, x]]
         if self.level_ is None:
             self.level_, self.trend_, self.slow_ = x, 0.0, x
         else:
@@ -314,6 +441,11 @@ class Predictive:
         lead = max(when - now, 0.0)
         if model == "mean":
             return max(self.slow_, 0.0)
+        if model == "linear":
+            last = self.recent_[-3:]
+            return max(last[-1][1] + _slope(last) * max(when - last[-1][0], 0.0), 0.0)
+        if model == "recent":
+            return max(r[1] for r in self.recent_)
         if model == "trend":
             damp = 0.5 ** (lead / (4 * self.smoothing_seconds))
             return max(self.level_ + self.trend_ * lead * damp, 0.0)
@@ -376,7 +508,7 @@ class Predictive:
         best = min(scores, key=scores.get)
         return best, [m for m in _MODELS if m in scores and scores[m] <= self.credible_ratio * scores[best]]
 
-    def _margin(self, model, peak):
+    def _margin(self, model, peak, price):
         """Safety margin in replicas, and the share of the time it is expected to fall short.
 
         The margin is ``z_q * scale``: a quantile of the forecaster's
@@ -391,17 +523,17 @@ class Predictive:
         scale = self.scale_.get(model)
         if len(zs) < _MIN_ERRORS or scale is None:
             return 0.5 * max(peak, 1.0), None   # not enough history yet: a wide margin
-        levels = [q for q in _LEVELS if q <= self.quantile] if self.violation_cost else [self.quantile]
+        levels = [q for q in _LEVELS if q <= self.quantile] if price else [self.quantile]
         best = None
         for q in levels or [self.quantile]:
             idx = min(len(zs) - 1, int(math.ceil(q * len(zs))) - 1)
             margin = max(zs[idx], 0.0) * max(scale, _SCALE_FLOOR)
-            cost = margin + (self.violation_cost or 0.0) * (1 - q)
+            cost = margin + price * (1 - q)
             if best is None or cost < best[0]:
                 best = (cost, margin, q)
         return best[1], best[2]
 
-    def _needed(self, now, decide_time):
+    def _needed(self, now, decide_time, price):
         """Replicas needed until the next decision's replicas can be ready."""
         lead_end = decide_time + self.startup_seconds + self.interval_seconds
         horizon = lead_end - now
@@ -417,11 +549,100 @@ class Predictive:
                 f = self._forecast(name, now, now + horizon * k / steps)
                 if f is not None:
                     peak = max(peak, f)
-        margin, level = self._margin(model, peak)
+        margin, level = self._margin(model, peak, price)
         upper = peak + margin
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
                                           "margin": round(margin, 4), "level": level}
+
+
+def _slope(points):
+    """Least-squares slope of ``[time, value]`` points (0 with fewer than two)."""
+    if len(points) < 2:
+        return 0.0
+    mt = sum(p[0] for p in points) / len(points)
+    mx = sum(p[1] for p in points) / len(points)
+    var = sum((p[0] - mt) ** 2 for p in points)
+    return sum((p[0] - mt) * (p[1] - mx) for p in points) / var if var > 0 else 0.0
+
+
+def _trim_history(history, when):
+    """Drop ``[time, ...]`` entries older than the last one at or before ``when``."""
+    keep = 0
+    for i, entry in enumerate(history):
+        if entry[0] <= when + 1e-6:
+            keep = i
+    return history[keep:]
+
+
+class ShadowHPA:
+    """The cost reference of the budget: what the Kubernetes HPA would run on the same demand.
+
+    It replays the :class:`HPA` decider, with its defaults, on the demand
+    the predictive policy sees (in replicas at target), with its own replica
+    count, its own start-up delay and its own ready replicas at scrape time,
+    as if it ran the service instead. It starts from the replicas that run
+    when it first sees a value.
+
+    Like the HPA it multiplies a per-replica value scraped a minute ago by
+    the replicas ready now, so it overshoots when new replicas become ready
+    before the metric shows them:
+
+    >>> shadow = ShadowHPA(1, 20, startup_seconds=120, metric_delay_seconds=60, tolerance=0.1)
+    >>> [shadow.step(60.0 * k, 6.0, current=2) for k in range(4)]
+    [6, 6, 12, 12]
+    """
+
+    def __init__(self, min_replicas, max_replicas, startup_seconds, metric_delay_seconds, tolerance):
+        self.hpa_ = HPA(min_replicas=min_replicas, max_replicas=max_replicas, tolerance=tolerance)
+        self.startup_seconds = startup_seconds
+        self.metric_delay_seconds = metric_delay_seconds
+        self.pods_ = None       # [time the replicas serve from, how many]; None until the first value
+        self.ready_seen_ = []   # [time, ready replicas after the decision]
+
+    def replicas(self):
+        """Replicas the shadow runs (ready or starting)."""
+        return sum(count for dummy, count in self.pods_ or ())
+
+    def step(self, now, demand, current):
+        """Decide like the HPA for ``demand`` replicas at target seen now; return the shadow's replicas."""
+        if self.pods_ is None:
+            self.pods_ = [[now, int(current)]]
+        ready = sum(count for t, count in self.pods_ if t <= now + 1e-6)
+        ready_seen = ready
+        for t, count in self.ready_seen_:
+            if t <= now - self.metric_delay_seconds + 1e-6:
+                ready_seen = count
+        value = demand / ready_seen if ready_seen else None
+        total = self.replicas()
+        decision = self.hpa_.decide(Observation(now, total, ready, (Metric("demand", target=1.0, value=value),)))
+        if decision.desired > total:
+            self.pods_.append([now + self.startup_seconds, decision.desired - total])
+        elif decision.desired < total:   # the last to become ready go first
+            remove = total - decision.desired
+            while remove:
+                take = min(remove, self.pods_[-1][1])
+                self.pods_[-1][1] -= take
+                remove -= take
+                if not self.pods_[-1][1]:
+                    self.pods_.pop()
+        ready = sum(count for t, count in self.pods_ if t <= now + 1e-6)
+        starting = [p for p in self.pods_ if p[0] > now + 1e-6]
+        self.pods_ = ([[now, ready]] if ready else []) + starting
+        self.ready_seen_ = _trim_history(self.ready_seen_ + [[now, ready]], now - self.metric_delay_seconds)
+        return self.replicas()
+
+    def get_state(self):
+        """JSON-able state."""
+        return {"hpa": self.hpa_.get_state(), "pods": None if self.pods_ is None else [list(p) for p in self.pods_],
+                "ready_seen": [list(r) for r in self.ready_seen_]}
+
+    def set_state(self, state):
+        """Restore what ``get_state`` returned."""
+        self.hpa_.set_state(state.get("hpa", {}))
+        pods = state.get("pods")
+        self.pods_ = None if pods is None else [list(p) for p in pods]
+        self.ready_seen_ = [list(r) for r in state.get("ready_seen", [])]
 
 
 def _finite(value):

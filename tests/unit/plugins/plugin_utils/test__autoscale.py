@@ -350,3 +350,98 @@ def test_predictive_learns_its_errors_when_called_less_often_than_its_interval()
         replicas = d.desired
     assert d.details["forecast"]["level"] is not None   # scored forecasts, not the start-up margin
     assert d.desired == 3                                 # 300 rps / 100 per replica at target
+
+
+# -- predictive: the budget against a shadow HPA ---------------------------------------
+
+def _closed_loop(decider, loads, startup_steps=3, capacity=100.0, target=80.0):
+    """The benchmark's rules in small: returns (replica-minutes, short minutes, replicas per minute).
+
+    Every minute the decider sees the per-replica load of a minute ago (averaged
+    over the replicas ready then); new replicas serve after startup_steps.
+    """
+    ready_at, ready_hist, counts, short = [0] * 4, [], [], 0
+    for k, load in enumerate(loads):
+        ready = sum(1 for s in ready_at if s <= k)
+        seen = max(k - 1, 0)
+        ready_seen = ready_hist[seen] if seen < k else ready
+        d = decider.decide(obs(60.0 * k, len(ready_at), loads[seen] / max(ready_seen, 1), ready=ready, target=target))
+        if d.desired > len(ready_at):
+            ready_at += [k + startup_steps] * (d.desired - len(ready_at))
+        else:
+            ready_at = sorted(ready_at)[:d.desired]
+        ready_hist.append(sum(1 for s in ready_at if s <= k))
+        counts.append(len(ready_at))
+        short += load > ready_hist[-1] * capacity
+    return sum(counts), short, counts
+
+
+def _noisy_days(days=3):
+    # a daily wave with minute-to-minute noise and a few bursts: deterministic
+    loads = []
+    for minute in range(days * 1440):
+        wave = 600.0 + 400.0 * math.sin(2 * math.pi * minute / 1440)
+        noise = 120.0 * ((minute * 7919) % 17 / 8.0 - 1.0)
+        burst = 500.0 if minute % 211 < 3 else 0.0
+        loads.append(max(wave + noise + burst, 0.0))
+    return loads
+
+
+def test_shadow_hpa_runs_what_the_hpa_would_run():
+    loads = _noisy_days(1)
+    dummy, dummy_short, hpa_counts = _closed_loop(HPA(min_replicas=1, max_replicas=60), loads)
+    shadow = _predictive.ShadowHPA(1, 60, startup_seconds=180, metric_delay_seconds=60, tolerance=0.1)
+    shadow_counts = [shadow.step(60.0 * k, loads[max(k - 1, 0)] / 80.0, current=4) for k in range(len(loads))]
+    assert shadow_counts == hpa_counts
+
+
+def test_predictive_spends_no_more_than_the_hpa_and_is_short_less_often():
+    # the steep daily ramp of _daily() with +-10 % minute-to-minute noise, four days
+    loads = [load * (1.0 + 0.1 * ((k * 7919) % 17 / 8.0 - 1.0)) for k, load in enumerate(_daily(4))]
+    params = dict(min_replicas=1, max_replicas=60, interval_seconds=60, startup_seconds=180,
+                  metric_delay_seconds=60, headroom=1.25)
+    cost_h, short_h, dummy = _closed_loop(HPA(min_replicas=1, max_replicas=60), loads)
+    cost_p, short_p, dummy = _closed_loop(Predictive(**params), loads)
+    assert cost_p <= cost_h
+    assert short_p <= short_h / 2
+    # without the budget the same forecasts buy their margin at a fixed price, whatever it costs
+    cost_free, dummy, dummy = _closed_loop(Predictive(budget=False, violation_cost=1000.0, **params), loads)
+    assert cost_free > cost_h
+
+
+def test_predictive_savings_raise_the_price_of_a_violation_and_debts_lower_it():
+    def last(**kw):
+        p = Predictive(min_replicas=1, max_replicas=60, headroom=1.25, **kw)
+        replicas, d = 10, None
+        for k in range(600):   # a steady 800 rps, 100 per replica at target
+            d = p.decide(obs(60.0 * k, replicas, 800.0 / replicas))
+            replicas = d.desired
+        return d.details["forecast"]
+    calm = last()                     # the HPA keeps 8 replicas (25 % headroom), the forecast needs fewer
+    assert calm["shadow_hpa"] == 8
+    assert calm["budget_replica_hours"] > 0 and calm["price"] > 100.0
+    costly = last(budget_share=0.5)   # allowed half of what the HPA spends: in debt
+    assert costly["budget_replica_hours"] < 0 and costly["price"] < 100.0
+    assert last(budget=False)["price"] == 100.0   # no budget: the fixed violation_cost
+
+
+def test_predictive_converts_a_per_replica_value_with_the_replicas_ready_when_it_was_scraped():
+    p = Predictive(min_replicas=1, max_replicas=20, metric_delay_seconds=60, interval_seconds=60,
+                   startup_seconds=120)
+    d = p.decide(obs(0.0, 2, 150.0))                    # 2 ready replicas at 150: 3 replicas at target 100
+    assert d.details["metrics"]["m"]["demand"] == pytest.approx(3.0) and d.desired > 2
+    total = d.desired
+    p.decide(obs(60.0, total, 150.0, ready=2))          # the new replicas still start
+    # now they serve, but the value was scraped a minute ago, when 2 did: still 300 rps
+    d = p.decide(obs(120.0, total, 150.0, ready=total))
+    assert d.details["metrics"]["m"]["demand"] == pytest.approx(3.0)
+
+
+def test_predictive_state_stays_small_json():
+    p = Predictive(min_replicas=1, max_replicas=60, headroom=1.25)
+    replicas = 4
+    for k, load in enumerate(_noisy_days(2)):
+        replicas = p.decide(obs(60.0 * k, replicas, load / replicas)).desired
+    text = json.dumps(dump_decider(p))
+    assert len(text) < 1_000_000
+    assert json.loads(text)["state"]["shadow"]["pods"]
