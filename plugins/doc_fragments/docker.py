@@ -26,3 +26,15 @@ notes:
   - The modules talk to the Docker Engine API through the Docker SDK for
     Python; no docker CLI is needed on the managed host.
 """
+
+    # For the modules that manage Swarm objects (lepton.aiops.docker.swarm).
+    SWARM = r"""
+options: {}
+notes:
+  - The Docker Engine must be a Swarm manager. The modules never initialise or
+    join a swarm; run C(docker swarm init) (or C(docker swarm join) as a
+    manager) first. Swarm mode needs C(live-restore) disabled in the daemon
+    configuration.
+  - Swarm's routing mesh (C(vip) endpoints, C(ingress) publishing) needs IPVS
+    in the kernel; C(dnsrr) endpoints and C(host) mode publishing do not.
+"""
