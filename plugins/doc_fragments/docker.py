@@ -27,6 +27,35 @@ notes:
     Python; no docker CLI is needed on the managed host.
 """
 
+    # The healthcheck option of the modules that run containers (lepton.aiops.docker.healthcheck).
+    HEALTHCHECK = r"""
+options:
+  healthcheck:
+    description:
+      - Override the image's Docker healthcheck. A replica (a container, or a
+        Swarm task) counts as healthy only once the check passes; Swarm
+        replaces a task that turns unhealthy.
+    type: dict
+    suboptions:
+      test:
+        description: The check command, for example C([CMD, curl, -f, http://127.0.0.1:8000/readyz]).
+        type: list
+        elements: str
+        required: true
+      interval:
+        description: Seconds between checks.
+        type: float
+      timeout:
+        description: Seconds before one check counts as failed.
+        type: float
+      retries:
+        description: Failed checks before the replica is unhealthy.
+        type: int
+      start_period:
+        description: Seconds of grace after start.
+        type: float
+"""
+
     # For the modules that manage Swarm objects (lepton.aiops.docker.swarm).
     SWARM = r"""
 options: {}

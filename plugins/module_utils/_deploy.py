@@ -31,7 +31,8 @@ import time
 from urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.lepton.aiops.plugins.module_utils._docker import DockerError
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
+    HEALTHCHECK_ARGUMENT_SPEC, DockerError, healthcheck_config)
 from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import (
     DEFAULT_STATE_DIR, HASH_LABEL, SERVICE_LABEL, SLOT_LABEL, remove_record, service_lock, write_record)
 
@@ -92,12 +93,7 @@ def desired_spec(params, image_id):
     if gpus not in (None, '', 0, '0'):
         count = -1 if str(gpus) == 'all' else int(gpus)
         host_config['device_requests'] = [dict(Driver='', Count=count, Capabilities=[['gpu']])]
-    healthcheck = None
-    if params.get('healthcheck'):
-        hc = params['healthcheck']
-        healthcheck = dict(test=hc.get('test'), interval=_ns(hc.get('interval')), timeout=_ns(hc.get('timeout')),
-                           retries=hc.get('retries'), start_period=_ns(hc.get('start_period')))
-        healthcheck = dict((k, v) for k, v in healthcheck.items() if v is not None)
+    healthcheck = healthcheck_config(params.get('healthcheck'))
     spec = dict(
         image=params['image'],
         image_id=image_id,
@@ -113,10 +109,6 @@ def desired_spec(params, image_id):
     )
     spec['hash'] = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     return spec
-
-
-def _ns(seconds):
-    return None if seconds is None else int(float(seconds) * 1e9)
 
 
 # Pure: what to do ----------------------------------------------------------
@@ -413,13 +405,7 @@ DEPLOY_ARGUMENT_SPEC = dict(
     cpus=dict(type='float'),
     memory=dict(type='str'),
     gpus=dict(type='str'),
-    healthcheck=dict(type='dict', options=dict(
-        test=dict(type='list', elements='str', required=True),
-        interval=dict(type='float'),
-        timeout=dict(type='float'),
-        retries=dict(type='int'),
-        start_period=dict(type='float'),
-    )),
+    healthcheck=HEALTHCHECK_ARGUMENT_SPEC,
     readiness_path=dict(type='str', default='/readyz'),
     health_timeout=dict(type='float', default=60),
     batch_size=dict(type='int', default=1),

@@ -37,6 +37,30 @@ DOCKER_ARGUMENT_SPEC = dict(
     timeout=dict(type='int', default=120),
 )
 
+#: The ``healthcheck`` option (doc fragment ``lepton.aiops.docker.healthcheck``).
+HEALTHCHECK_ARGUMENT_SPEC = dict(type='dict', options=dict(
+    test=dict(type='list', elements='str', required=True),
+    interval=dict(type='float'),
+    timeout=dict(type='float'),
+    retries=dict(type='int'),
+    start_period=dict(type='float'),
+))
+
+
+def nanoseconds(seconds):
+    """Docker's durations are nanoseconds; None stays None."""
+    return None if seconds is None else int(round(float(seconds) * 1e9))
+
+
+def healthcheck_config(option):
+    """The ``healthcheck`` option as Docker's healthcheck (durations in ns, unset keys left out), or None."""
+    if not option:
+        return None
+    config = dict(test=list(option['test']), interval=nanoseconds(option.get('interval')),
+                  timeout=nanoseconds(option.get('timeout')), retries=option.get('retries'),
+                  start_period=nanoseconds(option.get('start_period')))
+    return dict((k, v) for k, v in config.items() if v is not None)
+
 
 class DockerError(Exception):
     """A Docker Engine operation failed; the message says what and why.

@@ -24,15 +24,14 @@ import hashlib
 import json
 import time
 
-from ansible_collections.lepton.aiops.plugins.module_utils._deploy import parse_memory, version_of
-from ansible_collections.lepton.aiops.plugins.module_utils._docker import APIError, DockerError, DockerException, NotFound
+from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
+    SERVICE_LABEL, VERSION_LABEL, parse_memory, version_of)
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
+    HEALTHCHECK_ARGUMENT_SPEC, APIError, DockerError, DockerException, NotFound, healthcheck_config, nanoseconds)
 
-SERVICE_LABEL = 'lepton.service'
-VERSION_LABEL = 'lepton.version'
 IMAGE_LABEL = 'lepton.image'
 HASH_LABEL = 'lepton.spec-hash'
 INTERNAL_LABELS = (SERVICE_LABEL, VERSION_LABEL, IMAGE_LABEL, HASH_LABEL)
-NS = 1000000000
 
 
 class SwarmError(DockerError):
@@ -40,10 +39,6 @@ class SwarmError(DockerError):
 
 
 # Pure: the desired spec ----------------------------------------------------
-def _ns(seconds):
-    return None if seconds is None else int(round(float(seconds) * NS))
-
-
 def _compact(data):
     return dict((k, v) for k, v in data.items() if v is not None)
 
@@ -51,8 +46,8 @@ def _compact(data):
 def _flow(config):
     """UpdateConfig / RollbackConfig in the Engine API's shape from the option dict."""
     config = config or {}
-    return _compact(dict(Parallelism=config.get('parallelism'), Delay=_ns(config.get('delay')),
-                         FailureAction=config.get('failure_action'), Monitor=_ns(config.get('monitor')),
+    return _compact(dict(Parallelism=config.get('parallelism'), Delay=nanoseconds(config.get('delay')),
+                         FailureAction=config.get('failure_action'), Monitor=nanoseconds(config.get('monitor')),
                          MaxFailureRatio=config.get('max_failure_ratio'), Order=config.get('order')))
 
 
@@ -68,12 +63,9 @@ def build_spec(params, image):
     container_labels.update({SERVICE_LABEL: params['name'], VERSION_LABEL: version, IMAGE_LABEL: params['image']})
     mounts = [dict(Type='tmpfs', Target=path, TmpfsOptions=_compact(dict(SizeBytes=tmpfs_size(options))))
               for path, options in sorted((params.get('tmpfs') or {}).items())]
-    healthcheck = None
-    if params.get('healthcheck'):
-        hc = params['healthcheck']
-        healthcheck = _compact(dict(Test=list(hc['test']), Interval=_ns(hc.get('interval')),
-                                    Timeout=_ns(hc.get('timeout')), Retries=hc.get('retries'),
-                                    StartPeriod=_ns(hc.get('start_period'))))
+    healthcheck = healthcheck_config(params.get('healthcheck'))
+    if healthcheck:  # the Engine API's spelling of the keys
+        healthcheck = dict((key.title().replace('_', ''), value) for key, value in healthcheck.items())
     container = _compact(dict(
         Image=image,
         Args=list(params['command']) if params.get('command') else None,
@@ -84,10 +76,10 @@ def build_spec(params, image):
         Mounts=mounts or None,
         CapabilityDrop=list(params.get('cap_drop') or []) or None,
         CapabilityAdd=list(params.get('cap_add') or []) or None,
-        StopGracePeriod=_ns(params.get('stop_grace_period')),
+        StopGracePeriod=nanoseconds(params.get('stop_grace_period')),
         Healthcheck=healthcheck,
     ))
-    limits = _compact(dict(NanoCPUs=_ns(params['cpus']) if params.get('cpus') else None,
+    limits = _compact(dict(NanoCPUs=nanoseconds(params['cpus']) if params.get('cpus') else None,
                            MemoryBytes=parse_memory(params.get('memory'))))
     task = dict(ContainerSpec=container, RestartPolicy=dict(Condition='any'))
     if limits:
@@ -508,13 +500,7 @@ SWARM_ARGUMENT_SPEC = dict(
     endpoint_mode=dict(type='str', choices=['dnsrr', 'vip'], default='dnsrr'),
     cpus=dict(type='float'),
     memory=dict(type='str'),
-    healthcheck=dict(type='dict', options=dict(
-        test=dict(type='list', elements='str', required=True),
-        interval=dict(type='float'),
-        timeout=dict(type='float'),
-        retries=dict(type='int'),
-        start_period=dict(type='float'),
-    )),
+    healthcheck=HEALTHCHECK_ARGUMENT_SPEC,
     user=dict(type='str'),
     read_only=dict(type='bool', default=True),
     tmpfs=dict(type='dict', default={'/tmp': 'size=64m'}),

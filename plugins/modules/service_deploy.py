@@ -29,6 +29,7 @@ version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
   - lepton.aiops.docker
+  - lepton.aiops.docker.healthcheck
   - ansible.builtin.action_common_attributes
 options:
   name:
@@ -83,27 +84,6 @@ options:
   gpus:
     description: GPUs to give each replica, C(all) or a count (needs the NVIDIA runtime on the host).
     type: str
-  healthcheck:
-    description: Override the image's Docker healthcheck.
-    type: dict
-    suboptions:
-      test:
-        description: The check command, for example C([CMD, curl, -f, http://127.0.0.1:8000/healthz]).
-        type: list
-        elements: str
-        required: true
-      interval:
-        description: Seconds between checks.
-        type: float
-      timeout:
-        description: Seconds before one check counts as failed.
-        type: float
-      retries:
-        description: Failed checks before the container is unhealthy.
-        type: int
-      start_period:
-        description: Seconds of grace after start.
-        type: float
   readiness_path:
     description:
       - HTTP path probed on each new replica before it counts as ready.

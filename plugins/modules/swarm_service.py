@@ -35,6 +35,7 @@ author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
   - lepton.aiops.docker
   - lepton.aiops.docker.swarm
+  - lepton.aiops.docker.healthcheck
   - ansible.builtin.action_common_attributes
 options:
   name:
@@ -112,29 +113,6 @@ options:
   memory:
     description: Memory limit per task (C(512m), C(2g) or bytes).
     type: str
-  healthcheck:
-    description:
-      - Override the image's healthcheck. Swarm counts a task as running only
-        once it is healthy, and replaces a task that turns unhealthy.
-    type: dict
-    suboptions:
-      test:
-        description: The check command, for example C([CMD, curl, -f, http://127.0.0.1:8000/readyz]).
-        type: list
-        elements: str
-        required: true
-      interval:
-        description: Seconds between checks.
-        type: float
-      timeout:
-        description: Seconds before one check counts as failed.
-        type: float
-      retries:
-        description: Failed checks before the task is unhealthy.
-        type: int
-      start_period:
-        description: Seconds of grace after start.
-        type: float
   user:
     description: Run as this user (C(uid[:gid]) or name); defaults to the image's user.
     type: str
