@@ -27,9 +27,23 @@ notes:
     Python; no docker CLI is needed on the managed host.
 """
 
-    # The healthcheck option of the modules that run containers (lepton.aiops.docker.healthcheck).
-    HEALTHCHECK = r"""
+    # The container options of the modules that run replicas (lepton.aiops.docker.container).
+    CONTAINER = r"""
 options:
+  read_only:
+    description: Mount the root filesystem read-only.
+    type: bool
+    default: true
+  cap_drop:
+    description: Linux capabilities to drop.
+    type: list
+    elements: str
+    default: [ALL]
+  cap_add:
+    description: Linux capabilities to add back.
+    type: list
+    elements: str
+    default: []
   healthcheck:
     description:
       - Override the image's Docker healthcheck. A replica (a container, or a

@@ -32,7 +32,7 @@ from urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
-    HEALTHCHECK_ARGUMENT_SPEC, DockerError, healthcheck_config)
+    CONTAINER_ARGUMENT_SPEC, DockerError, healthcheck_config)
 from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import (
     DEFAULT_STATE_DIR, HASH_LABEL, SERVICE_LABEL, SLOT_LABEL, remove_record, service_lock, write_record)
 
@@ -405,7 +405,6 @@ DEPLOY_ARGUMENT_SPEC = dict(
     cpus=dict(type='float'),
     memory=dict(type='str'),
     gpus=dict(type='str'),
-    healthcheck=HEALTHCHECK_ARGUMENT_SPEC,
     readiness_path=dict(type='str', default='/readyz'),
     health_timeout=dict(type='float', default=60),
     batch_size=dict(type='int', default=1),
@@ -417,9 +416,7 @@ DEPLOY_ARGUMENT_SPEC = dict(
     restart_policy=dict(type='str', choices=['no', 'on-failure', 'always', 'unless-stopped'], default='unless-stopped'),
     network=dict(type='str'),
     user=dict(type='str'),
-    read_only=dict(type='bool', default=True),
     tmpfs=dict(type='dict', default={'/tmp': 'size=64m'}),
-    cap_drop=dict(type='list', elements='str', default=['ALL']),
-    cap_add=dict(type='list', elements='str', default=[]),
     security_opts=dict(type='list', elements='str', default=['no-new-privileges']),
+    **CONTAINER_ARGUMENT_SPEC
 )

@@ -37,14 +37,19 @@ DOCKER_ARGUMENT_SPEC = dict(
     timeout=dict(type='int', default=120),
 )
 
-#: The ``healthcheck`` option (doc fragment ``lepton.aiops.docker.healthcheck``).
-HEALTHCHECK_ARGUMENT_SPEC = dict(type='dict', options=dict(
-    test=dict(type='list', elements='str', required=True),
-    interval=dict(type='float'),
-    timeout=dict(type='float'),
-    retries=dict(type='int'),
-    start_period=dict(type='float'),
-))
+#: The container options of the modules that run replicas (doc fragment ``lepton.aiops.docker.container``).
+CONTAINER_ARGUMENT_SPEC = dict(
+    healthcheck=dict(type='dict', options=dict(
+        test=dict(type='list', elements='str', required=True),
+        interval=dict(type='float'),
+        timeout=dict(type='float'),
+        retries=dict(type='int'),
+        start_period=dict(type='float'),
+    )),
+    read_only=dict(type='bool', default=True),
+    cap_drop=dict(type='list', elements='str', default=['ALL']),
+    cap_add=dict(type='list', elements='str', default=[]),
+)
 
 
 def nanoseconds(seconds):

@@ -27,7 +27,7 @@ import time
 from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
     SERVICE_LABEL, VERSION_LABEL, parse_memory, version_of)
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
-    HEALTHCHECK_ARGUMENT_SPEC, APIError, DockerError, DockerException, NotFound, healthcheck_config, nanoseconds)
+    CONTAINER_ARGUMENT_SPEC, APIError, DockerError, DockerException, NotFound, healthcheck_config, nanoseconds)
 
 IMAGE_LABEL = 'lepton.image'
 HASH_LABEL = 'lepton.spec-hash'
@@ -500,15 +500,12 @@ SWARM_ARGUMENT_SPEC = dict(
     endpoint_mode=dict(type='str', choices=['dnsrr', 'vip'], default='dnsrr'),
     cpus=dict(type='float'),
     memory=dict(type='str'),
-    healthcheck=HEALTHCHECK_ARGUMENT_SPEC,
     user=dict(type='str'),
-    read_only=dict(type='bool', default=True),
     tmpfs=dict(type='dict', default={'/tmp': 'size=64m'}),
-    cap_drop=dict(type='list', elements='str', default=['ALL']),
-    cap_add=dict(type='list', elements='str', default=[]),
     stop_grace_period=dict(type='float', default=15),
     update_config=dict(type='dict', apply_defaults=True, options=_flow_spec('rollback', 'start-first')),
     rollback_config=dict(type='dict', apply_defaults=True, options=_flow_spec('pause', 'stop-first')),
     wait=dict(type='bool', default=True),
     wait_timeout=dict(type='float', default=120),
+    **CONTAINER_ARGUMENT_SPEC
 )

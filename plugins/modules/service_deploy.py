@@ -29,7 +29,7 @@ version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
   - lepton.aiops.docker
-  - lepton.aiops.docker.healthcheck
+  - lepton.aiops.docker.container
   - ansible.builtin.action_common_attributes
 options:
   name:
@@ -147,24 +147,10 @@ options:
   user:
     description: Run as this user (C(uid[:gid]) or name); defaults to the image's user.
     type: str
-  read_only:
-    description: Mount the root filesystem read-only.
-    type: bool
-    default: true
   tmpfs:
     description: tmpfs mounts, path to options.
     type: dict
     default: {/tmp: 'size=64m'}
-  cap_drop:
-    description: Linux capabilities to drop.
-    type: list
-    elements: str
-    default: [ALL]
-  cap_add:
-    description: Linux capabilities to add back.
-    type: list
-    elements: str
-    default: []
   security_opts:
     description: Docker security options.
     type: list

@@ -35,7 +35,7 @@ author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
   - lepton.aiops.docker
   - lepton.aiops.docker.swarm
-  - lepton.aiops.docker.healthcheck
+  - lepton.aiops.docker.container
   - ansible.builtin.action_common_attributes
 options:
   name:
@@ -116,24 +116,10 @@ options:
   user:
     description: Run as this user (C(uid[:gid]) or name); defaults to the image's user.
     type: str
-  read_only:
-    description: Mount the root filesystem read-only.
-    type: bool
-    default: true
   tmpfs:
     description: tmpfs mounts, path to options; Swarm supports the C(size) option only.
     type: dict
     default: {/tmp: 'size=64m'}
-  cap_drop:
-    description: Linux capabilities to drop.
-    type: list
-    elements: str
-    default: [ALL]
-  cap_add:
-    description: Linux capabilities to add back.
-    type: list
-    elements: str
-    default: []
   stop_grace_period:
     description: Seconds a task has to drain and exit after SIGTERM before it is killed.
     type: float
