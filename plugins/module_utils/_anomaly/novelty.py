@@ -8,13 +8,23 @@ PRIVATE to the lepton.aiops collection.
 Five stages, each using only the past:
 
 1. **Deviation.** |z| of the point against the mean and standard deviation of
-   the previous ``window`` points (a rolling Gaussian).
+   the previous ``window`` points (a rolling Gaussian). What the window learns
+   is winsorised at ``clip`` (10) standard deviations: a point beyond is
+   scored as it is but remembered as if it were 10 away, so one huge outlier
+   does not inflate the standard deviation and hide the next incident.
 2. **Context.** The distance from the last ``context`` points (the current
    shape) to the most similar earlier stretch of ``context`` points within
    ``window`` (nearest neighbour, not overlapping), divided by the rolling
    standard deviation. A value in its usual range but in an unusual shape
    (a missing daily peak, a flat stretch in a noisy signal) is far from every
-   earlier shape.
+   earlier shape. A point reported with a surprise of at least
+   ``refractory_level`` is taken out of this search (``exclude_alerts``): an
+   incident is no reference for the next one, so a second spike like one
+   that was reported as an incident is still novel. When a point that
+   surprising finds its nearest stretch, searched without that restriction,
+   holding such a point, the incident has recurred and the point is put back
+   (both are references from then on): a recurring pattern gets at most one
+   more alert than it would without the exclusion, not one every time.
 
    **Calm.** The rolling standard deviation over the spread (standard
    deviation) of the same last ``context`` points: large when the current
@@ -115,7 +125,9 @@ class ContextDistance:
     Lags ``m .. window`` are searched; ``D[lag]`` is kept up to date in O(window)
     vector operations per point (and recomputed exactly every ``window``
     points against rounding drift). Returns NaN until ``min_lags`` earlier
-    windows exist.
+    windows exist. :meth:`exclude` takes the newest point out of the search:
+    no earlier stretch that holds it is a match any more (the period
+    statistics still use it) until :meth:`release` puts it back.
 
     >>> c = ContextDistance(m=3, window=50, min_lags=1)
     >>> out = [c.update(v) for v in [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 5.0]]
@@ -139,6 +151,17 @@ class ContextDistance:
         self.sum_ = np.zeros_like(self.dist_)
         self.count_ = np.zeros_like(self.dist_)
         self.scratch_ = (np.empty_like(self.dist_), np.empty_like(self.dist_))  # no temporaries per point
+        self.seen_ = 0  # points pushed so far: the index of the newest is seen_ - 1
+        self.excluded_ = deque()  # indices of excluded points, oldest first
+        self.excluded_match_ = None  # the excluded point the unrestricted nearest match holds, if any
+
+    def exclude(self):
+        """Take the newest point out of the nearest-match search."""
+        self.excluded_.append(self.seen_ - 1)
+
+    def release(self, index):
+        """Put the excluded point ``index`` (as in ``excluded_match_``) back into the search."""
+        self.excluded_.remove(index)
 
     def _push(self, x):
         if self.len_ == self.buf_.size:
@@ -167,6 +190,8 @@ class ContextDistance:
         """
         m = self.m
         self._push(float(value))
+        self.seen_ += 1
+        self.excluded_match_ = None
         h, t = self.buf_, self.len_ - 1
         # lags m..window whose earlier window is complete (after a compaction all are)
         valid = max(min(self.window, self.len_ - m) - m + 1, 0)
@@ -207,7 +232,25 @@ class ContextDistance:
         self.unexplained_ = float(means[period]) / overall if overall > 0.0 else 1.0
         self.period_value_ = float(h[t - m - period])
         self.period_distance_ = math.sqrt(max(float(self.dist_[period]), 0.0))
-        return math.sqrt(max(float(self.dist_[:valid].min()), 0.0))
+        return math.sqrt(max(self._nearest(valid), 0.0))
+
+    def _nearest(self, valid):
+        """Smallest squared distance over the first ``valid`` lags whose stretch holds no excluded point."""
+        m, now, excluded = self.m, self.seen_ - 1, self.excluded_
+        while excluded and excluded[0] < now - self.window - m + 1:  # beyond every searched lag
+            excluded.popleft()
+        if not excluded:
+            return float(self.dist_[:valid].min())
+        dist = self.scratch_[1][:valid]
+        dist[:] = self.dist_[:valid]
+        best = int(self.dist_[:valid].argmin())
+        for e in excluded:  # the stretch at lag m + k ends k + m points back: it holds e for these k
+            lo, hi = max(now - e - 2 * m + 1, 0), min(now - e - m + 1, valid)
+            if lo < hi:
+                dist[lo:hi] = math.inf
+                if lo <= best < hi and self.excluded_match_ is None:  # the oldest, if it holds several
+                    self.excluded_match_ = e
+        return float(dist.min())
 
 
 def _below_zero(value):
@@ -233,7 +276,8 @@ class NoveltyDetector:
 
     def __init__(self, window=6400, suppress=100, warmup=50, context=8, alpha=0.99,
                  periodic=True, refractory=50, refractory_level=2.0, refractory_margin=1.0,
-                 period_gate=0.1, seasonal_gate=0.02, record_factor=1.5, calm_margin=0.5):
+                 period_gate=0.1, seasonal_gate=0.02, record_factor=1.5, calm_margin=0.5, clip=10.0,
+                 exclude_alerts=True):
         self.window = window
         self.suppress = suppress
         self.warmup = warmup
@@ -247,6 +291,8 @@ class NoveltyDetector:
         self.seasonal_gate = seasonal_gate
         self.record_factor = record_factor
         self.calm_margin = calm_margin
+        self.clip = clip
+        self.exclude_alerts = exclude_alerts
         self.reset()
 
     def reset(self):
@@ -264,7 +310,8 @@ class NoveltyDetector:
         if _below_zero(self.calm_margin):
             raise ValueError("calm_margin is a surprise in log10 units: a number of at least 0 "
                              "(inf turns the calm feature off).")
-        self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True)
+        self.z_ = RollingZScore(window=int(self.window), warmup=min(10, int(self.warmup)), two_sided=True,
+                                clip=self.clip)
         self.z_rank_ = RankCalibrator(self.window, self.warmup)
         ctx = int(self.context)
         self.ctx_ = ContextDistance(ctx, int(self.window), int(self.warmup)) if 0 < ctx < int(self.window) else None
@@ -325,6 +372,12 @@ class NoveltyDetector:
         reported = (s > 0.0 and (not recent or s > max(recent))
                     and (self.since_strong_ > self.refractory or s >= self.strong_surprise_ + self.refractory_margin
                          or much_stronger))
+        if self.exclude_alerts and self.ctx_ is not None and s >= self.refractory_level:
+            match = self.ctx_.excluded_match_
+            if match is not None:  # an incident recurs: from now on it is a reference again
+                self.ctx_.release(match)
+            elif reported:  # a new kind of incident: no reference shape for the next one
+                self.ctx_.exclude()
         if reported and s >= self.refractory_level:
             self.since_strong_, self.strong_surprise_, self.strong_z_ = 0, s, self.last_z_
         recent.append(s)

@@ -123,19 +123,30 @@ class EwmaDetector(_Online):
 class RollingZScore(_Online):
     """Mean and standard deviation of the last ``window`` points (NAB's windowed Gaussian).
 
+    ``clip`` winsorises what the window learns: a point more than ``clip``
+    standard deviations from the mean is scored as it is but enters the mean
+    and variance as if it were ``clip`` standard deviations away, so one huge
+    outlier does not hide the next one by inflating the standard deviation
+    (inf, the default, learns every point as it is).
+
     >>> d = RollingZScore(window=5, warmup=3).fit([1.0, 2.0, 1.0, 2.0, 1.0])
     >>> round(d.score_one(1.5), 3), round(d.score_one(10.0), 2)
     (0.183, 17.0)
     """
 
-    def __init__(self, window=6400, alpha=0.99, two_sided=True, warmup=10):
+    def __init__(self, window=6400, alpha=0.99, two_sided=True, warmup=10, clip=math.inf):
         super().__init__(alpha=alpha, two_sided=two_sided, warmup=warmup)
         self.window = window
+        self.clip = clip
         self.reset()
 
     def reset(self):
         if int(self.window) < 2:
             raise ValueError("window must hold at least 2 points, got %r." % self.window)
+        clip = float(self.clip)
+        if math.isnan(clip) or clip <= 0.0:
+            raise ValueError("clip is a number of standard deviations: a positive number "
+                             "(inf learns every point as it is), got %r." % self.clip)
         self.buf_ = deque()
         self.last_sd_ = float("nan")
         self.center_ = None
@@ -147,20 +158,22 @@ class RollingZScore(_Online):
         n = len(self.buf_)
         if self.center_ is None:
             self.center_ = x  # shift for numerical stability of the running sums
+        v = x - self.center_
         if n >= max(self.warmup, 2):
             mean = self.sum_ / n
             var = (self.sumsq_ / n - mean * mean) * n / (n - 1)
-            diff = x - self.center_ - mean
+            diff = v - mean
             if var > 1e-12 * (self.sumsq_ / n):  # below that it is rounding noise
                 self.last_sd_ = math.sqrt(var)
                 z = diff / self.last_sd_
+                if abs(z) > self.clip:  # winsorise what is learned, not what is scored
+                    v = mean + math.copysign(self.clip * self.last_sd_, diff)
             else:
                 self.last_sd_ = 0.0
                 z = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
         else:
             self.last_sd_ = float("nan")
             z = 0.0
-        v = x - self.center_
         self.buf_.append(v)
         self.sum_ += v
         self.sumsq_ += v * v

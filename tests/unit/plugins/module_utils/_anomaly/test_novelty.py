@@ -65,6 +65,7 @@ def test_bad_parameters_are_refused(kwargs):
     ({"record_factor": -1.0}, "record_factor"),
     ({"calm_margin": -0.5}, "calm_margin"),
     ({"calm_margin": float("nan")}, "calm_margin"),
+    ({"clip": 0.0}, "clip is a number of standard deviations"),
 ])
 def test_bad_gates_and_factors_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -264,3 +265,47 @@ def test_a_frozen_sensor_is_an_unusual_shape_only_with_the_calm_feature(seed):
     # A calm stretch alone is not an alert: the deviation must agree.
     assert calm[2500:2520].max() < 2.0
     np.testing.assert_array_equal(calm[:2500] >= blind[:2500], True)
+
+
+@pytest.mark.parametrize("m,window", [(3, 200), (8, 300)])
+def test_excluded_points_are_no_match_until_released(m, window):
+    x = np.random.default_rng(m).normal(size=420)
+    motif = np.array([6.0, -3.0, 9.0, 0.0, -7.0, 4.0, 8.0, -5.0, 2.0, 7.0])
+    for start in (150, 250, 350):
+        x[start:start + 10] = motif + x[start:start + 10] * 0.01  # the nearest match of each repeat is the last
+    c = ContextDistance(m=m, window=window, min_lags=1)
+    excluded, differs = [], 0
+    for t, v in enumerate(x):
+        got = c.update(v)
+        if t in (154, 157):
+            c.exclude()
+            excluded.append(t)
+        if t == 300:  # 154 is back in the search, 157 still out
+            c.release(154)
+            excluded.remove(154)
+        lags = [lag for lag in range(m, window + 1) if t - lag - m + 1 >= 0]
+        if not lags or t in (154, 157, 300):
+            continue
+        cur = x[t - m + 1:t + 1]
+        dist = {lag: math.sqrt(((cur - x[t - lag - m + 1:t - lag + 1]) ** 2).sum()) for lag in lags}
+        held = {lag: [e for e in excluded if t - lag - m + 1 <= e <= t - lag] for lag in lags}
+        want = min(d for lag, d in dist.items() if not held[lag])
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
+        differs += want > min(dist.values()) + 1.0
+        best = min(dist, key=dist.get)
+        assert c.excluded_match_ == (held[best][0] if held[best] else None)
+    assert differs >= 5  # the exclusion hid the best match of the repeats several times
+
+
+def test_a_reported_incident_is_no_reference_until_it_recurs():
+    x = np.random.default_rng(1).normal(0.0, 1.0, 2400)
+    x[1500:1504] = x[2200:2204] = 8.0
+    d, plain = NoveltyDetector(), NoveltyDetector(exclude_alerts=False)
+    excluded_after = {}
+    for t, v in enumerate(x):
+        assert (d.score_one(v) == plain.score_one(v)) or t > 1500  # the same until an incident is excluded
+        excluded_after[t] = list(d.ctx_.excluded_)
+    assert excluded_after[1500] == [1500]  # the report of the first spike takes it out of the search
+    assert excluded_after[2199] == [1500]
+    assert excluded_after[2200] == []  # the second spike finds it: it recurred, so it is a reference again
+    assert not plain.ctx_.excluded_

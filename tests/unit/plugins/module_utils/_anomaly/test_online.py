@@ -21,6 +21,7 @@ ONLINE = [
     lambda: EwmaDetector(halflife=5, two_sided=False),
     lambda: RollingZScore(window=50),
     lambda: RollingZScore(window=1000, two_sided=False),
+    lambda: RollingZScore(window=200, clip=4.0),
 ]
 
 
@@ -78,6 +79,22 @@ def test_bad_halflife_is_refused(kwargs, message):
 def test_too_small_window_is_refused():
     with pytest.raises(ValueError, match="window"):
         RollingZScore(window=1)
+
+
+def test_clip_keeps_one_huge_outlier_from_hiding_the_next():
+    series = np.concatenate([RNG.normal(10.0, 1.0, 500), [1000.0], RNG.normal(10.0, 1.0, 50), [16.0]])
+    plain = RollingZScore(window=1000).score(series)
+    clipped = RollingZScore(window=1000, clip=5.0).score(series)
+    assert clipped[500] == plain[500] > 500.0  # the outlier itself is scored as it is
+    assert plain[-1] < 1.0  # it inflated the standard deviation about 40-fold
+    assert clipped[-1] > 4.0  # learned as if it were 5 standard deviations away
+    np.testing.assert_array_equal(clipped[:501], plain[:501])
+
+
+@pytest.mark.parametrize("clip", [0.0, -1.0, float("nan")])
+def test_bad_clip_is_refused(clip):
+    with pytest.raises(ValueError, match="clip is a number of standard deviations"):
+        RollingZScore(clip=clip)
 
 
 def _daily(days=14, step=600.0, noise=1.0, seed=5):
