@@ -241,16 +241,25 @@ class ContextDistance:
             excluded.popleft()
         if not excluded:
             return float(self.dist_[:valid].min())
-        dist = self.scratch_[1][:valid]
-        dist[:] = self.dist_[:valid]
-        best = int(self.dist_[:valid].argmin())
+        dist = self.dist_[:valid]
+        best = int(dist.argmin())
+        blocked = []
         for e in excluded:  # the stretch at lag m + k ends k + m points back: it holds e for these k
             lo, hi = max(now - e - 2 * m + 1, 0), min(now - e - m + 1, valid)
             if lo < hi:
-                dist[lo:hi] = math.inf
+                blocked.append((lo, hi))
                 if lo <= best < hi and self.excluded_match_ is None:  # the oldest, if it holds several
                     self.excluded_match_ = e
-        return float(dist.min())
+        if self.excluded_match_ is None:  # the nearest stretch is allowed
+            return float(dist[best])
+        nearest, start = math.inf, 0
+        for lo, hi in sorted(blocked):  # the smallest distance between the blocked ranges
+            if lo > start:
+                nearest = min(nearest, float(dist[start:lo].min()))
+            start = max(start, hi)
+        if start < valid:
+            nearest = min(nearest, float(dist[start:].min()))
+        return nearest
 
 
 def _below_zero(value):
