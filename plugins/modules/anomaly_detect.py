@@ -61,7 +61,9 @@ options:
         V(rolling_zscore) z-score against the previous O(window) points; V(novelty) the online detector
         of the NAB benchmark (rolling z and the distance of the recent shape to its nearest earlier match, how much
         quieter the recent stretch is than usual and, on a series with a clear period learned online, the distance
-        to the same phase one period earlier, each ranked against its own history, with suppression).
+        to the same phase one period earlier, each ranked against its own history, with suppression). An incident
+        V(novelty) reported is no match for the next shape until it recurs, and a huge outlier does not widen what
+        it learns as normal.
       - For the online detectors (V(ewma), V(rolling_zscore), V(novelty)) the baseline only warms them up.
     type: str
     choices: [gaussian, robust, seasonal, ewma, rolling_zscore, novelty]
