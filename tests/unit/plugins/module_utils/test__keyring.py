@@ -11,6 +11,7 @@ import os
 import stat
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.lepton.aiops.plugins.module_utils._keyring import Keyring, KeyringError, ensure
 
@@ -99,7 +100,9 @@ def test_passphrase_on_an_unprotected_keyring_is_refused(tmp_path):
 
 def test_private_keys_are_encrypted_on_disk_and_absent_from_results(protected):
     pem = open(os.path.join(protected, "v1.key.pem"), "rb").read()
-    assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    with pytest.raises(TypeError, match="encrypted"):
+        serialization.load_pem_private_key(pem, password=None)
+    assert serialization.load_pem_private_key(pem, password=PASS.encode()).key_size >= 2048
     result = ensure(Keyring(protected, PASS), "prot", "present")
     text = json.dumps(result)
     assert "PRIVATE KEY" not in text and PASS not in text

@@ -138,7 +138,9 @@ def test_loose_key_mode_is_repaired_without_reissue(ca):
 
 
 def test_ca_key_is_encrypted_and_secrets_stay_out_of_results(ca):
-    assert (ca / "ca.key").read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    with pytest.raises(TypeError, match="encrypted"):
+        serialization.load_pem_private_key((ca / "ca.key").read_bytes(), password=None)
+    serialization.load_pem_private_key((ca / "ca.key").read_bytes(), password=CA_PASS.encode())
     result = run(leaf_params(ca))
     text = json.dumps(result)
     key_body = (ca / "svc.key").read_text().splitlines()[1]
