@@ -16,14 +16,20 @@ How it decides, for one observation at time ``t``:
    the replicas that were ready *then* (the policy remembers them), not by
    those ready now. ``value`` metrics (latency) are not additive: they only
    give a reactive floor, computed as the HPA does.
-2. **Forecasts.** Six forecasters run side by side on ``x``: a damped
+2. **Forecasts.** Seven forecasters run side by side on ``x``: a damped
    Holt level+trend (``smoothing_seconds``), a local linear extrapolation
    of the last three values, the highest value of the last
    ``smoothing_seconds`` ("recent"), a slow mean that ignores short dips
-   and spikes (``slow_seconds``), and two seasonal profiles (daily and
+   and spikes (``slow_seconds``), two seasonal profiles (daily and
    weekly buckets of ``bucket_seconds``, exponentially weighted averages,
    Holt-Winters style) plus the current deviation from the profile,
-   decaying with the lead time. Each forecaster's forecasts are scored when
+   decaying with the lead time, and a "cycle" for periods that are not a
+   day or a week (a batch job every few hours): every hour it looks for
+   the period, up to ``cycle_max_seconds`` (12 h), in the autocorrelation
+   of the highest demand per bucket over the last ``2 * cycle_max_seconds``
+   (:func:`dominant_period`), and forecasts the highest demand of the
+   bucket one period earlier. When the period changes (or is lost), its
+   past errors are forgotten. Each forecaster's forecasts are scored when
    their time comes (``error_window_seconds``); the one that needs the
    smallest safety margin (its error quantile minus its mean error) is used.
 3. **Safety margin from its own errors.** The margin is a quantile ``q``
@@ -44,7 +50,7 @@ How it decides, for one observation at time ``t``:
    Kubernetes HPA (:class:`ShadowHPA`, the :class:`~._hpa.HPA` decider with
    its defaults) runs on the same demand with its own replica count,
    start-up delay and scrape delay, and the policy keeps the running
-   difference between ``budget_share`` (0.98) times the replica-seconds the
+   difference between ``budget_share`` (0.99) times the replica-seconds the
    shadow runs and the replica-seconds it runs itself. Savings are capped at
    ``budget_seconds`` of the shadow's (smoothed) fleet; debts are not. The
    budget as a share ``s`` of that cap, clipped to [-1, 1], sets
@@ -84,12 +90,14 @@ from ._hpa import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, DEFAULT_TOLERANCE, HPA, 
 from ._hpa import _fault_reason, replicas_for_metric
 from ._model import Decision, Metric, Observation
 
-_MODELS = ("trend", "linear", "recent", "mean", "daily", "weekly")
+_MODELS = ("trend", "linear", "recent", "mean", "daily", "weekly", "cycle")
 _MIN_ERRORS = 30
 _SCALE_FLOOR = 0.01   # replicas: a perfectly steady load still gets an error scale
 _LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
 _RECENT = 60         # at most this many recent values are kept (the "linear" and "recent" forecasters)
+_CYCLE_MIN_CORRELATION = 0.7   # the "cycle" forecaster needs a period this clear
+_CYCLE_EVERY = 12              # buckets between two searches for the period
 
 
 class Predictive:
@@ -110,8 +118,8 @@ class Predictive:
                  error_window_seconds=86400.0, headroom=1.0, scale_down_stabilization_seconds=120.0,
                  smoothing_seconds=300.0, slow_seconds=1800.0, volatility_seconds=900.0, credible_ratio=1.0,
                  violation_cost=100.0, mean_at_target=False, budget=True, budget_seconds=21600.0,
-                 budget_price_ratio=10.0, cover_power=0.5, budget_share=0.98,
-                 cover_max=1.5, recent_seconds=300.0,
+                 budget_price_ratio=10.0, cover_power=0.5, budget_share=0.99,
+                 cover_max=1.5, recent_seconds=300.0, cycle_max_seconds=43200.0,
                  tolerance=DEFAULT_TOLERANCE, scale_up=DEFAULT_SCALE_UP, scale_down=None):
         if min_replicas < 0 or max_replicas < max(min_replicas, 1):
             raise ValueError(
@@ -122,7 +130,8 @@ class Predictive:
             if not value > 0:
                 raise ValueError(f"{label} must be > 0, got {value!r}.")
         for label, value in (("startup_seconds", startup_seconds), ("metric_delay_seconds", metric_delay_seconds),
-                             ("scale_down_stabilization_seconds", scale_down_stabilization_seconds)):
+                             ("scale_down_stabilization_seconds", scale_down_stabilization_seconds),
+                             ("cycle_max_seconds", cycle_max_seconds)):
             if value < 0:
                 raise ValueError(f"{label} must be >= 0, got {value!r}.")
         if not 0.5 <= quantile < 1:
@@ -153,6 +162,7 @@ class Predictive:
         self.budget_share = float(budget_share)
         self.cover_max = float(cover_max)
         self.recent_seconds = float(recent_seconds)
+        self.cycle_max_seconds = float(cycle_max_seconds)
         self.scale_up = scale_up if isinstance(scale_up, ScalingRules) else ScalingRules.from_dict(scale_up)
         if scale_down is None:
             scale_down = ScalingRules(int(scale_down_stabilization_seconds), DEFAULT_SCALE_DOWN.policies)
@@ -177,6 +187,7 @@ class Predictive:
             "budget_seconds": self.budget_seconds, "budget_price_ratio": self.budget_price_ratio,
             "cover_power": self.cover_power, "budget_share": self.budget_share,
             "cover_max": self.cover_max, "recent_seconds": self.recent_seconds,
+            "cycle_max_seconds": self.cycle_max_seconds,
             "scale_up": self.scale_up.to_dict(),
             "scale_down": self.scale_down.to_dict(),
         }
@@ -203,6 +214,9 @@ class Predictive:
         self.budget_ = 0.0           # replica-seconds the shadow HPA spent more than this policy
         self.fleet_ = None           # smoothed replica count of the shadow HPA
         self.spent_at_ = None        # [time, shadow replicas] of the last decision
+        self.cycle_ = []             # highest demand per bucket, the last 2 * cycle_max_seconds ("cycle")
+        self.cycle_start_ = None     # bucket number of cycle_[0]
+        self.period_ = None          # detected period, buckets ("cycle"); None: no clear period
 
     def get_state(self):
         """JSON-able learned state."""
@@ -215,7 +229,8 @@ class Predictive:
             "errors": {m: [list(e) for e in errs] for m, errs in self.errors_.items()},
             "recent": [list(r) for r in self.recent_], "ready_seen": [list(r) for r in self.ready_seen_],
             "shadow": self.shadow_.get_state(), "budget": self.budget_, "fleet": self.fleet_,
-            "spent_at": self.spent_at_,
+            "spent_at": self.spent_at_, "cycle": self.cycle_, "cycle_start": self.cycle_start_,
+            "period": self.period_,
         }
 
     def set_state(self, state):
@@ -237,6 +252,9 @@ class Predictive:
         self.budget_ = float(state.get("budget", 0.0))
         self.fleet_ = state.get("fleet")
         self.spent_at_ = state.get("spent_at")
+        self.cycle_ = [float(v) for v in state.get("cycle", [])]
+        self.cycle_start_ = state.get("cycle_start")
+        self.period_ = state.get("period")
         for model in _MODELS:
             for when, error, z in state.get("errors", {}).get(model, []):
                 self._add_error(model, when, error, z)
@@ -434,7 +452,47 @@ class Predictive:
             key = self._bucket(season, when)
             old = self.profiles_[season].get(key)
             self.profiles_[season][key] = x if old is None else old + gamma * (x - old)
+        self._learn_cycle(when, x)
         self.last_time_ = when
+
+    def _learn_cycle(self, when, x):
+        """Keep the highest demand of each bucket; look for the period again every ``_CYCLE_EVERY`` buckets."""
+        bucket = int(math.floor(when / self.bucket_seconds))
+        if self.cycle_start_ is None or bucket < self.cycle_start_:
+            self.cycle_, self.cycle_start_ = [x], bucket
+            return
+        last = self.cycle_start_ + len(self.cycle_) - 1
+        if bucket == last:
+            self.cycle_[-1] = max(self.cycle_[-1], x)
+            return
+        # a bucket with no value (a gap) repeats the last one
+        self.cycle_.extend([self.cycle_[-1]] * (bucket - last - 1) + [x])
+        keep = int(2 * self.cycle_max_seconds // self.bucket_seconds) + 1
+        if len(self.cycle_) > keep:
+            self.cycle_start_ += len(self.cycle_) - keep
+            del self.cycle_[:len(self.cycle_) - keep]
+        if bucket % _CYCLE_EVERY == 0:
+            period = dominant_period(self.cycle_[:-1], int(self.cycle_max_seconds // self.bucket_seconds))
+            if period != self.period_:   # another period, another forecaster: it earns trust anew
+                self.period_ = period
+                self._forget("cycle")
+
+    def _forget(self, model):
+        """Drop the errors and the pending forecasts of ``model``."""
+        self.pending_ = deque(p for p in self.pending_ if p[1] != model)
+        self.errors_[model].clear()
+        self.scale_.pop(model, None)
+        self._abs_sum[model] = self._sum[model] = 0.0
+        self._sorted[model], self._sorted_raw[model] = [], []
+
+    def _cycle(self, when):
+        """The highest demand in the bucket one period before ``when`` (``None``: no period or not seen)."""
+        if self.period_ is None or self.cycle_start_ is None:
+            return None
+        then = int(math.floor(when / self.bucket_seconds)) - self.period_
+        if not 0 <= then - self.cycle_start_ < len(self.cycle_):
+            return None
+        return self.cycle_[then - self.cycle_start_]
 
     def _forecast(self, model, now, when):
         """Forecast of the demand at ``when`` made at ``now`` (``None``: no profile yet)."""
@@ -446,6 +504,8 @@ class Predictive:
             return max(last[-1][1] + _slope(last) * max(when - last[-1][0], 0.0), 0.0)
         if model == "recent":
             return max(r[1] for r in self.recent_)
+        if model == "cycle":
+            return self._cycle(when)
         if model == "trend":
             damp = 0.5 ** (lead / (4 * self.smoothing_seconds))
             return max(self.level_ + self.trend_ * lead * damp, 0.0)
@@ -491,14 +551,15 @@ class Predictive:
         bisect.insort(self._sorted[model], z)
         bisect.insort(self._sorted_raw[model], error)
 
-    def _models(self):
+    def _models(self, available=_MODELS):
         """The forecaster that needs the smallest safety margin, and those close to it.
 
         A forecaster's score is the ``quantile`` of its errors minus their
-        mean: the capacity it needs above the demand on average.
+        mean: the capacity it needs above the demand on average. Only the
+        ``available`` forecasters (those that can forecast now) compete.
         """
         scores = {}
-        for m in _MODELS:
+        for m in available:
             errs = self._sorted_raw[m]
             if len(errs) >= _MIN_ERRORS:
                 idx = min(len(errs) - 1, int(math.ceil(self.quantile * len(errs))) - 1)
@@ -537,11 +598,13 @@ class Predictive:
         """Replicas needed until the next decision's replicas can be ready."""
         lead_end = decide_time + self.startup_seconds + self.interval_seconds
         horizon = lead_end - now
+        available = []
         for model in _MODELS:
             f = self._forecast(model, now, lead_end)
             if f is not None:
                 self.pending_.append([round(lead_end, 3), model, round(f, 5)])
-        model, trusted = self._models()
+                available.append(model)
+        model, trusted = self._models(available)
         steps = max(1, int(math.ceil(horizon / self.interval_seconds)))
         peak = 0.0
         for k in range(1, steps + 1):
@@ -554,6 +617,52 @@ class Predictive:
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
                                           "margin": round(margin, 4), "level": level}
+
+
+def dominant_period(values, max_lag, min_correlation=None):
+    """The period of ``values`` in samples, or ``None`` when there is no clear one.
+
+    A period is a lag at which the series correlates with itself (Pearson,
+    the series against itself shifted by the lag) at least
+    ``min_correlation`` (0.7 by default), at a local maximum of that
+    correlation, after the correlation has first fallen to zero or below
+    (so a smooth, slowly changing series has no period), and at most ``max_lag`` and half the
+    series long. The shortest lag that correlates about as well as the best
+    one wins (twice the period correlates as well as the period).
+
+    >>> dominant_period([0, 0, 9, 0, 0, 0, 0] * 6, max_lag=20)
+    7
+    >>> dominant_period([float(k) for k in range(40)], max_lag=20) is None
+    True
+    """
+    if min_correlation is None:
+        min_correlation = _CYCLE_MIN_CORRELATION
+    n = len(values)
+    max_lag = min(int(max_lag), n // 2)
+    decorrelated, previous = False, None
+    rs = []
+    for lag in range(1, max_lag + 2):
+        if lag > n - 2:
+            break
+        a, b = values[:n - lag], values[lag:]
+        m = len(a)
+        ma, mb = sum(a) / m, sum(b) / m
+        va = sum((v - ma) ** 2 for v in a)
+        vb = sum((v - mb) ** 2 for v in b)
+        cov = sum((u - ma) * (v - mb) for u, v in zip(a, b))
+        rs.append(cov / math.sqrt(va * vb) if va > 0 and vb > 0 else 0.0)
+    peaks = []
+    for lag in range(1, len(rs)):
+        r = rs[lag - 1]
+        if r <= 0:
+            decorrelated = True
+        elif decorrelated and lag <= max_lag and r >= min_correlation and r >= previous and r >= rs[lag]:
+            peaks.append((lag, r))
+        previous = r
+    if not peaks:
+        return None
+    best = max(r for dummy, r in peaks)
+    return min(lag for lag, r in peaks if r >= best - 0.05)   # a multiple of the period is no better
 
 
 def _slope(points):
