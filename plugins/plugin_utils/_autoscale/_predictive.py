@@ -45,7 +45,19 @@ How it decides, for one observation at time ``t``:
    ``(t - metric_delay_seconds, t + startup_seconds + interval_seconds]``.
    ``headroom`` (capacity per replica divided by the target, 1.0 when
    unknown) lets that upper bound use the capacity the target keeps in
-   reserve: replicas = ceil(upper bound / headroom).
+   reserve: replicas = ceil(upper bound / headroom). Two rules keep a
+   forecaster chosen for its long record (a slow mean, a profile) from
+   lagging behind a jump it has not seen before:
+
+   * *never below the load seen*: at least ceil(x / headroom), the
+     replicas the demand last seen needs at full capacity;
+   * *surprise*: when the demand seen exceeds the upper bound that the
+     previous decision planned for, until the replicas asked for now can
+     serve (``startup_seconds + interval_seconds``) the peak is taken over
+     every forecaster (the linear extrapolation of a ramp, the recent
+     maximum), not only the trusted ones, up to twice the demand last
+     seen; only while the budget (5) is not in debt, so the extra replicas
+     are paid from savings.
 5. **A budget: spend no more than the HPA would.** A shadow of the
    Kubernetes HPA (:class:`ShadowHPA`, the :class:`~._hpa.HPA` decider with
    its defaults) runs on the same demand with its own replica count,
@@ -92,6 +104,7 @@ from ._model import Decision, Metric, Observation
 
 _MODELS = ("trend", "linear", "recent", "mean", "daily", "weekly", "cycle")
 _MIN_ERRORS = 30
+_SURPRISE_CAP = 2.0   # surprised: every forecaster's peak counts, up to twice the demand last seen
 _SCALE_FLOOR = 0.01   # replicas: a perfectly steady load still gets an error scale
 _LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
@@ -217,6 +230,8 @@ class Predictive:
         self.cycle_ = []             # highest demand per bucket, the last 2 * cycle_max_seconds ("cycle")
         self.cycle_start_ = None     # bucket number of cycle_[0]
         self.period_ = None          # detected period, buckets ("cycle"); None: no clear period
+        self.upper_ = None           # upper bound of the demand planned by the last decision, replicas at target
+        self.surprise_until_ = None  # time (of the metric) until which the forecasts are not trusted alone
 
     def get_state(self):
         """JSON-able learned state."""
@@ -230,7 +245,7 @@ class Predictive:
             "recent": [list(r) for r in self.recent_], "ready_seen": [list(r) for r in self.ready_seen_],
             "shadow": self.shadow_.get_state(), "budget": self.budget_, "fleet": self.fleet_,
             "spent_at": self.spent_at_, "cycle": self.cycle_, "cycle_start": self.cycle_start_,
-            "period": self.period_,
+            "period": self.period_, "upper": self.upper_, "surprise_until": self.surprise_until_,
         }
 
     def set_state(self, state):
@@ -255,6 +270,8 @@ class Predictive:
         self.cycle_ = [float(v) for v in state.get("cycle", [])]
         self.cycle_start_ = state.get("cycle_start")
         self.period_ = state.get("period")
+        self.upper_ = state.get("upper")
+        self.surprise_until_ = state.get("surprise_until")
         for model in _MODELS:
             for when, error, z in state.get("errors", {}).get(model, []):
                 self._add_error(model, when, error, z)
@@ -276,6 +293,8 @@ class Predictive:
         seen_at = obs.time - self.metric_delay_seconds
         self._account(obs.time, current)
         if demand is not None:
+            if self.upper_ is not None and demand > self.upper_:   # the plan fell short: a surprise
+                self.surprise_until_ = seen_at + self.startup_seconds + self.interval_seconds
             self._score(seen_at, demand)
             self._learn(seen_at, demand)
             shadow = self.shadow_.step(obs.time, demand, current)
@@ -284,6 +303,9 @@ class Predictive:
             cover = self._cover(demand)
             if cover > needed:
                 needed, forecast["cover"] = cover, cover
+            seen = math.ceil(demand / self.headroom - 1e-9)   # the load seen, at full capacity
+            if seen > needed:
+                needed, forecast["seen"] = seen, seen
             forecast.update(shadow_hpa=shadow, budget_replica_hours=round(self.budget_ / 3600.0, 3),
                             price=round(price, 3))
             details["forecast"] = forecast
@@ -605,18 +627,25 @@ class Predictive:
                 self.pending_.append([round(lead_end, 3), model, round(f, 5)])
                 available.append(model)
         model, trusted = self._models(available)
+        # surprised, and the budget can pay for it: every forecaster counts (see the module docstring, 4)
+        surprised = self.surprise_until_ is not None and now <= self.surprise_until_ + 1e-6 and self._share() >= 0
         steps = max(1, int(math.ceil(horizon / self.interval_seconds)))
-        peak = 0.0
+        peak = alarm = 0.0
         for k in range(1, steps + 1):
-            for name in trusted:
+            for name in (available if surprised else trusted):
                 f = self._forecast(name, now, now + horizon * k / steps)
                 if f is not None:
-                    peak = max(peak, f)
+                    if name in trusted:
+                        peak = max(peak, f)
+                    alarm = max(alarm, f)
+        if surprised:
+            peak = max(peak, min(alarm, _SURPRISE_CAP * self.recent_[-1][1]))
         margin, level = self._margin(model, peak, price)
         upper = peak + margin
+        self.upper_ = upper
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
-                                          "margin": round(margin, 4), "level": level}
+                                          "margin": round(margin, 4), "level": level, "surprised": surprised}
 
 
 def dominant_period(values, max_lag, min_correlation=None):

@@ -492,3 +492,43 @@ def test_predictive_state_stays_small_json():
     text = json.dumps(dump_decider(p))
     assert len(text) < 1_000_000
     assert json.loads(text)["state"]["shadow"]["pods"]
+
+
+def _calm_then_ramp(calm_minutes=1440, ramp_minutes=60):
+    # a steady 400 rps (+-2 %) for a day, then +40 rps every minute for an hour, then steady again
+    loads = [400.0 * (1.0 + 0.02 * ((k * 7919) % 17 / 8.0 - 1.0)) for k in range(calm_minutes)]
+    loads += [400.0 + 40.0 * (k + 1) for k in range(ramp_minutes)]
+    return loads + [loads[-1]] * 60
+
+
+def test_predictive_never_runs_below_the_load_it_has_seen():
+    p = Predictive(min_replicas=1, max_replicas=60, headroom=1.25)
+    replicas = 5
+    for k, load in enumerate(_calm_then_ramp()):
+        d = p.decide(obs(60.0 * k, replicas, load / replicas))
+        seen = d.details["metrics"]["m"]["demand"]          # replicas at target (80 % of capacity)
+        assert d.desired >= math.ceil(seen / 1.25 - 1e-9), (k, d.reason)
+        replicas = d.desired
+
+
+def test_predictive_is_surprised_by_a_ramp_its_record_did_not_foresee_and_catches_up():
+    loads = _calm_then_ramp()
+    params = dict(min_replicas=1, max_replicas=60, interval_seconds=60, startup_seconds=180,
+                  metric_delay_seconds=60, headroom=1.25)
+    predictive = Predictive(**params)
+    surprised = []
+    original = predictive.decide
+
+    def decide(observation):
+        d = original(observation)
+        surprised.append(d.details.get("forecast", {}).get("surprised", False))
+        return d
+    predictive.decide = decide
+    dummy, short_p, counts_p = _closed_loop(predictive, loads)
+    dummy, short_h, counts_h = _closed_loop(HPA(min_replicas=1, max_replicas=60), loads)
+    ramp = slice(1440, 1500)
+    assert not any(surprised[600:1440])               # a calm day holds no surprise
+    assert any(surprised[ramp])                       # the ramp does
+    assert short_h >= 5                               # the HPA trails the ramp
+    assert short_p <= short_h / 2
+    assert counts_p[1445] > counts_h[1445]            # five minutes up the ramp, the predictive policy is ahead
