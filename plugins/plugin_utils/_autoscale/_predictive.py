@@ -55,7 +55,8 @@ How it decides, for one observation at time ``t``:
      previous decision planned for, until the replicas asked for now can
      serve (``startup_seconds + interval_seconds``) the peak is taken over
      every forecaster (the linear extrapolation of a ramp, the recent
-     maximum), not only the trusted ones, up to twice the demand last
+     maximum), not only the trusted ones, and over the last step's slope
+     carried to the end of the lead time, up to twice the demand last
      seen; only while the budget (5) is not in debt, so the extra replicas
      are paid from savings.
 5. **A budget: spend no more than the HPA would.** A shadow of the
@@ -639,6 +640,9 @@ class Predictive:
                         peak = max(peak, f)
                     alarm = max(alarm, f)
         if surprised:
+            if len(self.recent_) >= 2:   # the last step's slope, carried to the end of the lead time
+                (t0, x0), (t1, x1) = self.recent_[-2:]
+                alarm = max(alarm, x1 + (x1 - x0) / max(t1 - t0, 1e-6) * max(lead_end - t1, 0.0))
             peak = max(peak, min(alarm, _SURPRISE_CAP * self.recent_[-1][1]))
         margin, level = self._margin(model, peak, price)
         upper = peak + margin
