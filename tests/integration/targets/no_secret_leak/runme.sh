@@ -11,7 +11,8 @@ python=$(command -v python)
 # check_leaks.py imports the collection's module_utils: find its root.
 for root in ${ANSIBLE_COLLECTIONS_PATH:+${ANSIBLE_COLLECTIONS_PATH//:/ }} "$here/../../../../../.."; do
   if [ -d "$root/ansible_collections/lepton/aiops" ]; then
-    export PYTHONPATH="$(cd "$root" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+    root_abs=$(cd "$root" && pwd)
+    export PYTHONPATH="$root_abs${PYTHONPATH:+:$PYTHONPATH}"
     break
   fi
 done
