@@ -57,8 +57,12 @@ How it decides, for one observation at time ``t``:
      every forecaster (the linear extrapolation of a ramp, the recent
      maximum), not only the trusted ones, and over the last step's slope
      carried to the end of the lead time, up to twice the demand last
-     seen; only while the budget (5) is not in debt, so the extra replicas
-     are paid from savings.
+     seen. That is while the budget (5) is not in debt, so the extra
+     replicas are paid from savings. In debt only the slope counts, the
+     smaller of the last step's and that of the last three values (a
+     noisy step alone does not count as a ramp), and its cap shrinks with
+     the debt: from twice the demand last seen to the demand itself at a
+     debt of half the budget's cap (``surprise_cap`` in the details).
 5. **A budget: spend no more than the HPA would.** A shadow of the
    Kubernetes HPA (:class:`ShadowHPA`, the :class:`~._hpa.HPA` decider with
    its defaults) runs on the same demand with its own replica count,
@@ -106,6 +110,7 @@ from ._model import Decision, Metric, Observation
 _MODELS = ("trend", "linear", "recent", "mean", "daily", "weekly", "cycle")
 _MIN_ERRORS = 30
 _SURPRISE_CAP = 2.0   # surprised: every forecaster's peak counts, up to twice the demand last seen
+_SURPRISE_DEBT = 0.5  # ... less in debt: no more than the demand last seen at half the budget's cap in debt
 _SCALE_FLOOR = 0.01   # replicas: a perfectly steady load still gets an error scale
 _LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
@@ -628,28 +633,34 @@ class Predictive:
                 self.pending_.append([round(lead_end, 3), model, round(f, 5)])
                 available.append(model)
         model, trusted = self._models(available)
-        # surprised, and the budget can pay for it: every forecaster counts (see the module docstring, 4)
-        surprised = self.surprise_until_ is not None and now <= self.surprise_until_ + 1e-6 and self._share() >= 0
+        # surprised (see the module docstring, 4): with savings every forecaster counts, and the ramp is
+        # carried on up to a cap that shrinks with the debt
+        share = self._share()
+        surprised = self.surprise_until_ is not None and now <= self.surprise_until_ + 1e-6
+        cap = 1.0 + (_SURPRISE_CAP - 1.0) * min(max(1.0 + share / _SURPRISE_DEBT, 0.0), 1.0) if surprised else 1.0
         steps = max(1, int(math.ceil(horizon / self.interval_seconds)))
         peak = alarm = 0.0
         for k in range(1, steps + 1):
-            for name in (available if surprised else trusted):
+            for name in (available if surprised and share >= 0 else trusted):
                 f = self._forecast(name, now, now + horizon * k / steps)
                 if f is not None:
                     if name in trusted:
                         peak = max(peak, f)
                     alarm = max(alarm, f)
-        if surprised:
-            if len(self.recent_) >= 2:   # the last step's slope, carried to the end of the lead time
-                (t0, x0), (t1, x1) = self.recent_[-2:]
-                alarm = max(alarm, x1 + (x1 - x0) / max(t1 - t0, 1e-6) * max(lead_end - t1, 0.0))
-            peak = max(peak, min(alarm, _SURPRISE_CAP * self.recent_[-1][1]))
+        if surprised and len(self.recent_) >= 2:
+            (t0, x0), (t1, x1) = self.recent_[-2:]
+            slope = (x1 - x0) / max(t1 - t0, 1e-6)   # the last step's slope, to the end of the lead time
+            if share < 0:   # in debt, only a rise that the last three values agree on
+                slope = min(slope, _slope(self.recent_[-3:]))
+            alarm = max(alarm, x1 + slope * max(lead_end - t1, 0.0))
+            peak = max(peak, min(alarm, cap * x1))
         margin, level = self._margin(model, peak, price)
         upper = peak + margin
         self.upper_ = upper
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
-                                          "margin": round(margin, 4), "level": level, "surprised": surprised}
+                                          "margin": round(margin, 4), "level": level, "surprised": surprised,
+                                          "surprise_cap": round(cap, 3)}
 
 
 def dominant_period(values, max_lag, min_correlation=None):

@@ -532,3 +532,24 @@ def test_predictive_is_surprised_by_a_ramp_its_record_did_not_foresee_and_catche
     assert short_h >= 5                               # the HPA trails the ramp
     assert short_p <= short_h / 2
     assert counts_p[1445] > counts_h[1445]            # five minutes up the ramp, the predictive policy is ahead
+
+
+@pytest.mark.parametrize("debt, cap", [(0.0, 2.0), (0.25, 1.5), (0.75, 1.0)])
+def test_predictive_carries_a_surprise_ramp_less_far_the_deeper_its_budget_is_in_debt(debt, cap):
+    p = Predictive(min_replicas=1, max_replicas=60, headroom=1.25)
+    replicas, caps, desired = 5, [], []
+    for k, load in enumerate(_calm_then_ramp()):
+        if k >= 1440:   # from the ramp on, the budget in debt by this share of its cap
+            p.budget_ = -debt * p.budget_seconds * max(p.fleet_, 1.0)
+        d = p.decide(obs(60.0 * k, replicas, load / replicas))
+        caps.append(d.details["forecast"]["surprise_cap"])
+        desired.append(d.desired)
+        replicas = d.desired
+    seen = [math.ceil(load / 100.0 / 1.25 - 1e-9) for load in _calm_then_ramp()]   # 100 rps per replica at target
+    ramp = range(1442, 1450)
+    assert max(caps[600:1440]) == 1.0                        # no surprise on the calm day: nothing carried on
+    assert max(caps[k] for k in ramp) == pytest.approx(cap, abs=0.02)
+    if cap > 1.0:   # up the ramp, ahead of the load seen a minute before
+        assert all(desired[k] > seen[k - 1] for k in ramp)
+    else:           # deep in debt: no more than the load seen and the forecasts ask for
+        assert any(desired[k] <= seen[k - 1] + 1 for k in ramp)
