@@ -51,8 +51,9 @@ How it decides, for one observation at time ``t``:
 
    * *never below the load seen*: at least ceil(x / headroom), the
      replicas the demand last seen needs at full capacity;
-   * *surprise*: when the demand seen exceeds the upper bound that the
-     previous decision planned for, until the replicas asked for now can
+   * *surprise*: when the demand seen exceeds the peak that the previous
+     decision forecast plus half its margin (the load is already using the
+     reserve planned for the whole lead time), until the replicas asked for now can
      serve (``startup_seconds + interval_seconds``) the peak is taken over
      every forecaster (the linear extrapolation of a ramp, the recent
      maximum), not only the trusted ones, and over the last step's slope
@@ -111,6 +112,7 @@ _MODELS = ("trend", "linear", "recent", "mean", "daily", "weekly", "cycle")
 _MIN_ERRORS = 30
 _SURPRISE_CAP = 2.0   # surprised: every forecaster's peak counts, up to twice the demand last seen
 _SURPRISE_DEBT = 0.5  # ... less in debt: no more than the demand last seen at half the budget's cap in debt
+_SURPRISE_AT = 0.5    # a surprise: the demand seen exceeds the last forecast peak plus this share of its margin
 _SCALE_FLOOR = 0.01   # replicas: a perfectly steady load still gets an error scale
 _LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
@@ -236,7 +238,7 @@ class Predictive:
         self.cycle_ = []             # highest demand per bucket, the last 2 * cycle_max_seconds ("cycle")
         self.cycle_start_ = None     # bucket number of cycle_[0]
         self.period_ = None          # detected period, buckets ("cycle"); None: no clear period
-        self.upper_ = None           # upper bound of the demand planned by the last decision, replicas at target
+        self.upper_ = None           # surprise level set by the last decision: its peak plus half its margin
         self.surprise_until_ = None  # time (of the metric) until which the forecasts are not trusted alone
 
     def get_state(self):
@@ -299,7 +301,7 @@ class Predictive:
         seen_at = obs.time - self.metric_delay_seconds
         self._account(obs.time, current)
         if demand is not None:
-            if self.upper_ is not None and demand > self.upper_:   # the plan fell short: a surprise
+            if self.upper_ is not None and demand > self.upper_:   # the plan is falling short: a surprise
                 self.surprise_until_ = seen_at + self.startup_seconds + self.interval_seconds
             self._score(seen_at, demand)
             self._learn(seen_at, demand)
@@ -656,7 +658,7 @@ class Predictive:
             peak = max(peak, min(alarm, cap * x1))
         margin, level = self._margin(model, peak, price)
         upper = peak + margin
-        self.upper_ = upper
+        self.upper_ = peak + _SURPRISE_AT * margin
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
                                           "margin": round(margin, 4), "level": level, "surprised": surprised,
