@@ -238,7 +238,7 @@ class Predictive:
         self.cycle_ = []             # highest demand per bucket, the last 2 * cycle_max_seconds ("cycle")
         self.cycle_start_ = None     # bucket number of cycle_[0]
         self.period_ = None          # detected period, buckets ("cycle"); None: no clear period
-        self.upper_ = None           # surprise level set by the last decision: its peak plus half its margin
+        self.surprise_level_ = None  # set by the last decision: its forecast peak plus half its margin
         self.surprise_until_ = None  # time (of the metric) until which the forecasts are not trusted alone
 
     def get_state(self):
@@ -253,7 +253,7 @@ class Predictive:
             "recent": [list(r) for r in self.recent_], "ready_seen": [list(r) for r in self.ready_seen_],
             "shadow": self.shadow_.get_state(), "budget": self.budget_, "fleet": self.fleet_,
             "spent_at": self.spent_at_, "cycle": self.cycle_, "cycle_start": self.cycle_start_,
-            "period": self.period_, "upper": self.upper_, "surprise_until": self.surprise_until_,
+            "period": self.period_, "surprise_level": self.surprise_level_, "surprise_until": self.surprise_until_,
         }
 
     def set_state(self, state):
@@ -278,7 +278,7 @@ class Predictive:
         self.cycle_ = [float(v) for v in state.get("cycle", [])]
         self.cycle_start_ = state.get("cycle_start")
         self.period_ = state.get("period")
-        self.upper_ = state.get("upper")
+        self.surprise_level_ = state.get("surprise_level")
         self.surprise_until_ = state.get("surprise_until")
         for model in _MODELS:
             for when, error, z in state.get("errors", {}).get(model, []):
@@ -301,7 +301,7 @@ class Predictive:
         seen_at = obs.time - self.metric_delay_seconds
         self._account(obs.time, current)
         if demand is not None:
-            if self.upper_ is not None and demand > self.upper_:   # the plan is falling short: a surprise
+            if self.surprise_level_ is not None and demand > self.surprise_level_:   # the plan falls short
                 self.surprise_until_ = seen_at + self.startup_seconds + self.interval_seconds
             self._score(seen_at, demand)
             self._learn(seen_at, demand)
@@ -658,7 +658,7 @@ class Predictive:
             peak = max(peak, min(alarm, cap * x1))
         margin, level = self._margin(model, peak, price)
         upper = peak + margin
-        self.upper_ = peak + _SURPRISE_AT * margin
+        self.surprise_level_ = peak + _SURPRISE_AT * margin
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
                                           "margin": round(margin, 4), "level": level, "surprised": surprised,
