@@ -12,7 +12,10 @@ sees the per-replica request rate that the monitoring scraped
 decision: new replicas serve after ``--startup`` seconds, removed replicas
 stop at once (starting ones first). A minute violates the SLO when the
 demand exceeds the ready capacity (ready replicas x capacity per replica)
-at any step of that minute.
+at any step of that minute. Violation minutes at most ``INCIDENT_GAP`` (3)
+minutes apart form one *incident*; the figures count them and give the
+longest, and for the predictive policy the violation minutes of the
+incidents that start while its replica-time budget is in debt.
 
 Capacity per replica, when ``--capacity`` is not given, follows one rule
 that only looks at the past, as an operator would size a service after its
@@ -51,6 +54,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "plugins", "plugin_utils"))
 from _autoscale import Metric, Observation, make_decider  # noqa: E402  pylint: disable=wrong-import-position
 
 POLICIES = ("hpa", "predictive")
+INCIDENT_GAP = 3   # minutes: violation minutes at most this far apart belong to one incident
 
 
 def read_trace(path):
@@ -122,6 +126,7 @@ def simulate(policy, grid, demand, args, capacity, warmup_steps):
     ready_hist = np.zeros(n, dtype=int)
     total_hist = np.zeros(n, dtype=int)
     violated = np.zeros(n, dtype=bool)
+    in_debt = np.zeros(n, dtype=bool)   # the predictive policy's replica-time budget, after the decision
     holds = 0
     for k in range(n):
         seen = max(k - delay_steps, 0)
@@ -132,6 +137,7 @@ def simulate(policy, grid, demand, args, capacity, warmup_steps):
                           metrics=(Metric("request_rate", target=target, value=value),))
         decision = decider.decide(obs)
         holds += decision.hold
+        in_debt[k] = ((decision.details or {}).get("forecast") or {}).get("budget_replica_hours", 0.0) < 0
         desired = decision.desired
         if desired > len(ready_at):
             ready_at.extend([k + startup_steps] * (desired - len(ready_at)))
@@ -143,17 +149,42 @@ def simulate(policy, grid, demand, args, capacity, warmup_steps):
         violated[k] = demand[k] > ready_hist[k] * capacity * (1 + 1e-9)
     scored = slice(warmup_steps, n)
     minutes = np.floor((grid[scored] - grid[0]) / 60.0).astype(np.int64)
-    bad_minutes = len(np.unique(minutes[violated[scored]]))
+    bad = violated[scored]
+    bad_minutes = len(np.unique(minutes[bad]))
     all_minutes = len(np.unique(minutes))
     replica_hours = float(total_hist[scored].sum() * interval / 3600.0)
+    found = incidents(minutes[bad], in_debt[scored][bad])
     return {
         "slo_violation_minutes": int(bad_minutes),
+        "incidents": len(found),
+        "longest_incident_minutes": max((length for length, dummy in found), default=0),
+        "violation_minutes_in_debt": sum(length for length, debt in found if debt),
         "scored_minutes": int(all_minutes),
         "replica_hours": round(replica_hours, 1),
         "mean_replicas": round(float(total_hist[scored].mean()), 2),
         "max_replicas": int(total_hist[scored].max()),
         "holds": int(holds),
     }
+
+
+def incidents(bad_minutes, debt, gap=INCIDENT_GAP):
+    """Incidents: runs of violation minutes, merged when at most ``gap`` minutes apart.
+
+    ``bad_minutes`` are the minute numbers of the violated steps (in order)
+    and ``debt`` whether the policy's budget was in debt at each; returns
+    ``[violation minutes, in debt at its first step]`` per incident.
+
+    >>> incidents(np.array([3, 4, 7, 20, 20, 21]), np.array([True, True, False, False, False, False]))
+    [[3, True], [2, False]]
+    """
+    found, last = [], None
+    for minute, flag in zip(bad_minutes.tolist(), debt.tolist()):
+        if last is None or minute - last > gap:
+            found.append([0, bool(flag)])
+        if minute != last:
+            found[-1][0] += 1
+        last = minute
+    return found
 
 
 def parse_args(argv=None):
@@ -225,9 +256,11 @@ def run_one(args, path, quiet=False):
         return 0
     print(f"trace {os.path.basename(path)}: {len(grid)} steps of {args.interval:g} s, "
           f"capacity {capacity:.4g} per replica, start-up {args.startup:g} s, scrape delay {args.scrape_delay:g} s")
-    print(f"{'policy':<12}{'SLO-violation min':>19}{'replica-hours':>15}{'mean replicas':>15}")
+    print(f"{'policy':<12}{'SLO-violation min':>19}{'replica-hours':>15}{'mean replicas':>15}"
+          f"{'incidents':>11}{'longest min':>13}")
     for policy, r in ((k, r) for k, r in results.items() if k != "setup"):
-        print(f"{policy:<12}{r['slo_violation_minutes']:>19}{r['replica_hours']:>15.1f}{r['mean_replicas']:>15.2f}")
+        print(f"{policy:<12}{r['slo_violation_minutes']:>19}{r['replica_hours']:>15.1f}{r['mean_replicas']:>15.2f}"
+              f"{r['incidents']:>11}{r['longest_incident_minutes']:>13}")
     if "hpa" in results and "predictive" in results:
         ok = goal_met(results)
         print(f"goal (predictive <= 50 % of HPA's violation minutes at no more replica-hours): {'met' if ok else 'NOT met'}")

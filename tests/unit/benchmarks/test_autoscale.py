@@ -9,6 +9,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "benchmarks"))
@@ -46,7 +47,19 @@ def test_a_step_up_violates_until_the_new_replicas_are_ready(tmp_path, capsys):
     # the step (minute 1560) is seen at 1561, the replicas asked for then serve at 1564:
     # minutes 1560, 1561, 1562 and 1563 violate
     assert out["hpa"]["slo_violation_minutes"] == 4
+    assert out["hpa"]["incidents"] == 1 and out["hpa"]["longest_incident_minutes"] == 4
+    assert out["hpa"]["violation_minutes_in_debt"] == 0   # the HPA keeps no budget
     assert "predictive" not in out
+
+
+@pytest.mark.parametrize("bad, debt, want", [
+    ([], [], []),
+    ([5, 6, 7], [False, True, True], [[3, False]]),
+    ([5, 8, 12, 13], [True, False, False, True], [[2, True], [2, False]]),   # 8 -> 12: four apart, a new one
+    ([5, 5, 6], [True, True, False], [[2, True]]),   # two steps in one minute count once
+])
+def test_incidents_merge_violation_minutes_at_most_three_apart(bad, debt, want):
+    assert autoscale.incidents(np.array(bad, dtype=int), np.array(debt, dtype=bool)) == want
 
 
 def test_default_capacity_comes_from_the_warm_up_only(tmp_path, capsys):
