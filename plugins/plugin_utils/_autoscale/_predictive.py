@@ -63,7 +63,10 @@ How it decides, for one observation at time ``t``:
      smaller of the last step's and that of the last three values (a
      noisy step alone does not count as a ramp), and its cap shrinks with
      the debt: from twice the demand last seen to the demand itself at a
-     debt of half the budget's cap (``surprise_cap`` in the details).
+     debt of half the budget's cap (``surprise_cap`` in the details),
+     unless the last two steps rose more than three error scales of the
+     chosen forecaster: a ramp far above the noise is carried as far as
+     without debt (``ramp`` in the details).
 5. **A budget: spend no more than the HPA would.** A shadow of the
    Kubernetes HPA (:class:`ShadowHPA`, the :class:`~._hpa.HPA` decider with
    its defaults) runs on the same demand with its own replica count,
@@ -113,6 +116,7 @@ _MIN_ERRORS = 30
 _SURPRISE_CAP = 2.0   # surprised: every forecaster's peak counts, up to twice the demand last seen
 _SURPRISE_DEBT = 0.5  # ... less in debt: no more than the demand last seen at half the budget's cap in debt
 _SURPRISE_AT = 0.5    # a surprise: the demand seen exceeds the last forecast peak plus this share of its margin
+_RAMP_SCALES = 3.0    # ... a ramp, whatever the debt: two steps rise more than this many error scales
 _SCALE_FLOOR = 0.01   # replicas: a perfectly steady load still gets an error scale
 _LEVELS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999)
 _SEASONS = {"daily": 86400, "weekly": 7 * 86400}
@@ -649,11 +653,17 @@ class Predictive:
                     if name in trusted:
                         peak = max(peak, f)
                     alarm = max(alarm, f)
+        ramp = False
         if surprised and len(self.recent_) >= 2:
             (t0, x0), (t1, x1) = self.recent_[-2:]
             slope = (x1 - x0) / max(t1 - t0, 1e-6)   # the last step's slope, to the end of the lead time
             if share < 0:   # in debt, only a rise that the last three values agree on
                 slope = min(slope, _slope(self.recent_[-3:]))
+                # and as far as without debt if it is far above the noise
+                ramp = slope > 0 and len(self.recent_) >= 3 and (
+                    x1 - self.recent_[-3][1] > _RAMP_SCALES * max(self.scale_.get(model, 0.0), _SCALE_FLOOR))
+                if ramp:
+                    cap = _SURPRISE_CAP
             alarm = max(alarm, x1 + slope * max(lead_end - t1, 0.0))
             peak = max(peak, min(alarm, cap * x1))
         margin, level = self._margin(model, peak, price)
@@ -662,7 +672,7 @@ class Predictive:
         needed = max(peak, upper / self.headroom) if self.mean_at_target else upper / self.headroom
         return math.ceil(needed - 1e-9), {"model": model, "peak": round(peak, 4), "upper": round(upper, 4),
                                           "margin": round(margin, 4), "level": level, "surprised": surprised,
-                                          "surprise_cap": round(cap, 3)}
+                                          "surprise_cap": round(cap, 3), "ramp": ramp}
 
 
 def dominant_period(values, max_lag, min_correlation=None):
