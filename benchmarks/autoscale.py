@@ -126,7 +126,7 @@ def simulate(policy, grid, demand, args, capacity, warmup_steps):
     ready_hist = np.zeros(n, dtype=int)
     total_hist = np.zeros(n, dtype=int)
     violated = np.zeros(n, dtype=bool)
-    in_debt = np.zeros(n, dtype=bool)   # the predictive policy's replica-time budget, after the decision
+    in_debt = np.zeros(n, dtype=bool)   # the predictive policy's replica-time budget in debt after the decision
     holds = 0
     for k in range(n):
         seen = max(k - delay_steps, 0)
