@@ -32,6 +32,7 @@ Usage::
     python benchmarks/autoscale.py --trace ../shared/data/nab/realKnownCause/nyc_taxi.csv
     python benchmarks/autoscale.py --trace FILE --json
     python benchmarks/autoscale.py --trace FILE --trace FILE ...   # several: one line each, then a count
+    python benchmarks/autoscale.py --trace FILE --set budget_share=0.98   # a predictive parameter changed
 
 With several traces, ``--json`` prints one JSON object per line (JSON Lines).
 """
@@ -109,15 +110,21 @@ def default_capacity(grid, demand, warmup_steps, warmup_peak_replicas):
     return p95 / warmup_peak_replicas
 
 
+def policy_params(policy, args):
+    """What the decider of ``policy`` is made with: the bounds, and for the predictive one what it is told."""
+    params = dict(min_replicas=args.min_replicas, max_replicas=args.max_replicas)
+    if policy == "predictive":
+        params.update(interval_seconds=args.interval, startup_seconds=args.startup,
+                      metric_delay_seconds=args.scrape_delay, headroom=1.0 / args.target_utilization)
+        params.update(args.set)
+    return params
+
+
 def simulate(policy, grid, demand, args, capacity, warmup_steps):
     """Run one policy over the trace; return its figures."""
     interval = args.interval
     target = args.target_utilization * capacity
-    params = dict(min_replicas=args.min_replicas, max_replicas=args.max_replicas)
-    if policy == "predictive":
-        params.update(interval_seconds=interval, startup_seconds=args.startup,
-                      metric_delay_seconds=args.scrape_delay, headroom=1.0 / args.target_utilization)
-    decider = make_decider(policy, **params)
+    decider = make_decider(policy, **policy_params(policy, args))
     startup_steps = int(math.ceil(args.startup / interval))
     delay_steps = int(round(args.scrape_delay / interval))
     n = len(grid)
@@ -203,11 +210,30 @@ def parse_args(argv=None):
     parser.add_argument("--min-replicas", type=int, default=1)
     parser.add_argument("--max-replicas", type=int, default=1000)
     parser.add_argument("--policy", choices=POLICIES, action="append", help="run only these (default: both)")
+    parser.add_argument("--set", action="append", type=_setting, metavar="NAME=VALUE",
+                        help="a parameter of the predictive policy (Predictive.__init__), the value in JSON; "
+                             "repeat for several, e.g. --set budget_share=0.98")
     parser.add_argument("--json", action="store_true", help='print {"hpa": {...}, "predictive": {...}}')
     args = parser.parse_args(argv)
     if args.interval <= 0 or not 0 < args.target_utilization <= 1:
         parser.error("--interval must be > 0 and --target-utilization in (0, 1]")
+    args.set = dict(args.set or ())
+    try:
+        make_decider("predictive", **policy_params("predictive", args))
+    except (TypeError, ValueError) as exc:
+        parser.error(f"--set: {exc}")
     return args
+
+
+def _setting(text):
+    """``NAME=VALUE`` with a JSON value (a bare word is taken as a string) -> ``(name, value)``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
 
 
 def goal_met(results):
@@ -248,7 +274,8 @@ def run_one(args, path, quiet=False):
     results = {p: simulate(p, grid, demand, args, capacity, warmup_steps) for p in (args.policy or POLICIES)}
     results["setup"] = {"trace": os.path.basename(path), "capacity": round(capacity, 6),
                         "interval": args.interval, "startup": args.startup,
-                        "scrape_delay": args.scrape_delay, "target_utilization": args.target_utilization}
+                        "scrape_delay": args.scrape_delay, "target_utilization": args.target_utilization,
+                        "predictive": args.set}
     if quiet:
         return results
     if args.json:

@@ -133,8 +133,11 @@ options:
     description:
       - "Optional YAML or JSON file with per-service settings, for example
         C({services: {inference: {policy: hpa, min_replicas: 2, target_request_rate: 50}}})."
-      - The keys of a service are the option names above except O(state_dir)
-        and O(config_file), plus C(metric_delay_seconds) (default 30).
+      - "The keys of a service are the option names above except O(state_dir)
+        and O(config_file), plus C(metric_delay_seconds) (default 30) and
+        C(predictive_params), a mapping of further parameters of the predictive
+        policy (for example C({budget_share: 0.98}); see C(docs/autoscale.md)),
+        which C(benchmarks/autoscale.py --set) measures on a trace first."
     type: path
     env:
       - name: LEPTON_AUTOSCALE_CONFIG
@@ -159,7 +162,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale_run import (
-    DEFAULTS, AutoscaleRun, format_table)
+    CONFIG_ONLY, DEFAULTS, AutoscaleRun, format_table)
 
 DECISIONS_ENV = "LEPTON_AUTOSCALE_DECISIONS"
 _METRICS = ("lepton.aiops.service_metrics_info", "service_metrics_info")
@@ -184,7 +187,7 @@ class CallbackModule(CallbackBase):
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         self.state_dir = self.get_option("state_dir")
-        self.defaults = {key: self.get_option(key) for key in DEFAULTS if key != "metric_delay_seconds"}
+        self.defaults = {key: self.get_option(key) for key in DEFAULTS if key not in CONFIG_ONLY}
         self.services = _read_config(self.get_option("config_file"))
 
     def v2_playbook_on_start(self, playbook):

@@ -19,6 +19,7 @@ Files (all JSON, written atomically):
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -27,7 +28,7 @@ import tempfile
 import time
 
 from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import (
-    Metric, Observation, dump_decider, fault_from_signals, load_decider, make_decider)
+    Metric, Observation, Predictive, dump_decider, fault_from_signals, load_decider, make_decider)
 
 #: Settings of a service and their defaults (the callback's options).
 DEFAULTS = {
@@ -42,9 +43,14 @@ DEFAULTS = {
     "startup_seconds": 60.0,
     "metric_delay_seconds": 30.0,
     "scale_down_stabilization_seconds": None,
+    "predictive_params": None,
 }
+#: Settings only the config file sets (the others are also the callback's options).
+CONFIG_ONLY = ("metric_delay_seconds", "predictive_params")
 _DECIDER_KEYS = ("min_replicas", "max_replicas")
 _PREDICTIVE_KEYS = ("interval_seconds", "startup_seconds", "metric_delay_seconds")
+#: set by the settings above, not through predictive_params
+_SET_ELSEWHERE = set(_DECIDER_KEYS + _PREDICTIVE_KEYS) | {"scale_down_stabilization_seconds", "scale_down"}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -60,6 +66,13 @@ def service_settings(defaults, services, service):
     settings.update(override)
     if settings["policy"] not in ("hpa", "predictive"):
         raise ValueError(f"autoscaler: service {service!r}: policy must be hpa or predictive.")
+    extra = settings["predictive_params"] or {}
+    if not isinstance(extra, dict):
+        raise ValueError(f"autoscaler: service {service!r}: predictive_params must be a mapping.")
+    known = set(inspect.signature(Predictive).parameters) - _SET_ELSEWHERE
+    if set(extra) - known:
+        raise ValueError(f"autoscaler: service {service!r}: predictive_params {sorted(set(extra) - known)} "
+                         f"are not parameters of the predictive policy; known: {sorted(known)}.")
     return settings
 
 
@@ -68,6 +81,7 @@ def decider_params(settings):
     params = {k: settings[k] for k in _DECIDER_KEYS}
     if settings["policy"] == "predictive":
         params.update({k: float(settings[k]) for k in _PREDICTIVE_KEYS})
+        params.update(settings["predictive_params"] or {})
     if settings.get("scale_down_stabilization_seconds") is not None:
         seconds = int(settings["scale_down_stabilization_seconds"])
         if settings["policy"] == "predictive":

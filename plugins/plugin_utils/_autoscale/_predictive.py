@@ -77,8 +77,8 @@ How it decides, for one observation at time ``t``:
    budget as a share ``s`` of that cap, clipped to [-1, 1], sets
 
    * the price of a violation minute: ``violation_cost *
-     budget_price_ratio ** s`` (10 to 1000 replica-minutes with the
-     defaults): savings buy a higher quantile, debts a lower one;
+     budget_price_ratio ** s`` (about 6.7 to 1500 replica-minutes with
+     the defaults): savings buy a higher quantile, debts a lower one;
    * with savings (``s > 0``) a *cover*: at least ``ceil(s ** cover_power *
      cover_max * x)`` replicas, up to 1.5 times what the HPA's own rule
      (``ceil(x)``) asks for now, a proportional headroom against jumps that
@@ -143,7 +143,7 @@ class Predictive:
                  error_window_seconds=86400.0, headroom=1.0, scale_down_stabilization_seconds=120.0,
                  smoothing_seconds=300.0, slow_seconds=1800.0, volatility_seconds=900.0, credible_ratio=1.0,
                  violation_cost=100.0, mean_at_target=False, budget=True, budget_seconds=21600.0,
-                 budget_price_ratio=10.0, cover_power=0.5, budget_share=0.99,
+                 budget_price_ratio=15.0, cover_power=0.5, budget_share=0.99,
                  cover_max=1.5, recent_seconds=300.0, cycle_max_seconds=43200.0,
                  tolerance=DEFAULT_TOLERANCE, scale_up=DEFAULT_SCALE_UP, scale_down=None):
         if min_replicas < 0 or max_replicas < max(min_replicas, 1):

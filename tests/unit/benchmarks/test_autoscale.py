@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -50,6 +51,30 @@ def test_a_step_up_violates_until_the_new_replicas_are_ready(tmp_path, capsys):
     assert out["hpa"]["incidents"] == 1 and out["hpa"]["longest_incident_minutes"] == 4
     assert out["hpa"]["violation_minutes_in_debt"] == 0   # the HPA keeps no budget
     assert "predictive" not in out
+
+
+def test_set_changes_the_predictive_policy_only(tmp_path, capsys):
+    # the step of the test above: 4 replicas (400 rps at full capacity) kept at all times absorb it
+    rows = [(i * 60, 100 if i < 26 * 60 else 400) for i in range(28 * 60)]
+    path = _trace(tmp_path, rows)
+    plain = _run(capsys, "--trace", path, "--capacity", "100")
+    held = _run(capsys, "--trace", path, "--capacity", "100", "--set", "min_replicas=4")
+    assert plain["predictive"]["slo_violation_minutes"] > 0
+    assert held["predictive"]["slo_violation_minutes"] == 0 and held["predictive"]["mean_replicas"] >= 4
+    assert held["hpa"] == plain["hpa"]
+    assert held["setup"]["predictive"] == {"min_replicas": 4} and plain["setup"]["predictive"] == {}
+
+
+@pytest.mark.parametrize("setting, error", [
+    ("quantile", "expected NAME=VALUE"),
+    ("no_such_parameter=1", "unexpected keyword argument 'no_such_parameter'"),
+    ("quantile=2", r"quantile must be in \[0.5, 1\)"),
+])
+def test_set_refuses_what_the_policy_does_not_take(tmp_path, capsys, setting, error):
+    path = _trace(tmp_path, [(i * 300, 100) for i in range(600)])
+    with pytest.raises(SystemExit):
+        autoscale.main(["--trace", path, "--set", setting])
+    assert re.search(error, capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("bad, debt, want", [

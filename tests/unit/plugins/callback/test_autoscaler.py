@@ -20,8 +20,9 @@ from ansible.module_utils.common.collections import ImmutableDict
 from ansible_collections.lepton.aiops.plugins.callback import autoscaler
 from ansible_collections.lepton.aiops.plugins.callback.autoscaler import DECISIONS_ENV
 from ansible_collections.lepton.aiops.plugins.lookup import autoscale_decision
+from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import make_decider
 from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale_run import (
-    AutoscaleRun, anomalous_series, observation_from_record, service_settings)
+    AutoscaleRun, anomalous_series, decider_params, observation_from_record, service_settings)
 
 T0 = 1764240000.0
 
@@ -230,6 +231,25 @@ def test_observation_from_record_uses_per_replica_rates_and_optional_targets():
 def test_unknown_service_setting_is_refused():
     with pytest.raises(ValueError, match="unknown settings"):
         service_settings({}, {"inference": {"replicas": 3}}, "inference")
+
+
+def test_predictive_params_reach_the_predictive_decider_only():
+    services = {"inference": {"predictive_params": {"budget_share": 0.95, "quantile": 0.99}},
+                "batch": {"policy": "hpa", "predictive_params": {"budget_share": 0.95}}}
+    params = decider_params(service_settings({}, services, "inference"))
+    decider = make_decider("predictive", **params)
+    assert decider.budget_share == 0.95 and decider.quantile == 0.99
+    assert "budget_share" not in decider_params(service_settings({}, services, "batch"))
+
+
+@pytest.mark.parametrize("extra, error", [
+    ({"no_such_parameter": 1}, r"predictive_params \['no_such_parameter'\] are not parameters"),
+    ({"min_replicas": 3}, r"predictive_params \['min_replicas'\] are not parameters"),   # a setting of its own
+    ([1, 2], "predictive_params must be a mapping"),
+])
+def test_predictive_params_are_checked(extra, error):
+    with pytest.raises(ValueError, match=error):
+        service_settings({}, {"inference": {"predictive_params": extra}}, "inference")
 
 
 def test_anomalous_series_reads_names_and_labels():
