@@ -3,6 +3,7 @@
 # scales 2 -> 4; load drops -> back to 2 after a shortened stabilisation
 # window; not one request through the load balancer fails on the way (the LB
 # follows every change, and drops replicas before they stop);
+# the predictive policy, set up in a config file, scales 2 -> 4 as well;
 # Prometheus stopped -> the replicas are held and the reason is shown.
 set -eux
 work=/tmp/lepton-test-autoscale
@@ -77,9 +78,35 @@ done
 [ "$(replicas)" -eq 2 ]
 end down
 
+# The predictive policy, chosen with a parameter of its own in the config file, under the same load:
+# it starts with no history (so a wide margin) and scales 2 -> 4 too; its state keeps that parameter.
+cat > "$work/autoscale.yml" <<CONFIG
+services:
+  lepton-test-autoscale-svc:
+    policy: predictive
+    interval_seconds: 3
+    startup_seconds: 5
+    metric_delay_seconds: 1
+    predictive_params: {budget_share: 0.9, quantile: 0.99}
+CONFIG
+export LEPTON_AUTOSCALE_CONFIG="$work/autoscale.yml"
+load 10 predictive
+for _ in $(seq 1 40); do
+  autoscale
+  [ "$(replicas)" -lt 4 ] || break
+  sleep 3
+done
+[ "$(replicas)" -eq 4 ]
+[ "$(decision policy)" = predictive ]
+decision reason | grep -q "forecast"
+python -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['policy'] == 'predictive', s['policy']; \
+p=s['params']; assert (p['budget_share'], p['quantile'], p['startup_seconds']) == (0.9, 0.99, 5.0), p" \
+  "$work/state/lepton-test-autoscale-svc.json"
+end predictive
+
 docker stop lepton-test-autoscale-prometheus
 autoscale | tee "$work/hold.log"
-[ "$(replicas)" -eq 2 ]
+[ "$(replicas)" -eq 4 ]
 [ "$(decision hold)" = True ]
 decision reason | grep -q "hold: metrics unavailable"
 grep -q "hold: metrics unavailable" "$work/hold.log"
