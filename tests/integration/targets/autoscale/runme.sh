@@ -28,6 +28,16 @@ trap cleanup EXIT
 replicas() { docker ps --filter label=lepton.service=lepton-test-autoscale-svc --format '{{.Names}}' | wc -l; }
 decision() { python -c "import json,sys; d=json.load(open('$work/state/last_decisions.json'))['decisions']['lepton-test-autoscale-svc']; print(d[sys.argv[1]])" "$1"; }
 autoscale() { ansible-playbook lepton.aiops.autoscale -i "$inventory" -e @files/vars.yml "$@"; }
+# autoscale_until N: run the playbook every 3 s until N replicas run; fail after 60 runs.
+autoscale_until() {
+  for _ in $(seq 1 60); do
+    autoscale
+    [ "$(replicas)" -ne "$1" ] || return 0
+    sleep 3
+  done
+  echo "autoscale_until: $(replicas) replicas after 60 runs, expected $1" >&2
+  return 1
+}
 
 ansible-playbook setup.yml -i "$inventory" "$@"
 [ "$(replicas)" -eq 2 ]
@@ -48,12 +58,7 @@ end() {
 
 # 10 requests per second for 2 replicas with a target of 2 each: HPA wants 5, capped at 4.
 load 10 up
-for _ in $(seq 1 40); do
-  autoscale
-  [ "$(replicas)" -lt 4 ] || break
-  sleep 3
-done
-[ "$(replicas)" -eq 4 ]
+autoscale_until 4
 [ "$(decision policy)" = hpa ]
 [ "$(decision change)" = up ]
 
@@ -70,12 +75,7 @@ end up
 load 1 down
 autoscale
 [ "$(replicas)" -eq 4 ]
-for _ in $(seq 1 60); do
-  autoscale
-  [ "$(replicas)" -gt 2 ] || break
-  sleep 3
-done
-[ "$(replicas)" -eq 2 ]
+autoscale_until 2
 end down
 
 # The predictive policy, chosen with a parameter of its own in the config file, under the same load:
@@ -91,12 +91,7 @@ services:
 CONFIG
 export LEPTON_AUTOSCALE_CONFIG="$work/autoscale.yml"
 load 10 predictive
-for _ in $(seq 1 40); do
-  autoscale
-  [ "$(replicas)" -lt 4 ] || break
-  sleep 3
-done
-[ "$(replicas)" -eq 4 ]
+autoscale_until 4
 [ "$(decision policy)" = predictive ]
 decision reason | grep -q "forecast"
 python -c "import json,sys; s=json.load(open(sys.argv[1])); assert s['policy'] == 'predictive', s['policy']; \

@@ -203,6 +203,14 @@ def test_load_decider_can_switch_policy_keeping_the_limiter():
     assert isinstance(pred, Predictive) and pred.limiter_.recommendations == [[0.0, 10]]
 
 
+def test_load_decider_keeps_the_saved_parameters_unless_overridden():
+    # a state saved before a default changed keeps its value; the caller's overrides win
+    saved = dump_decider(Predictive(budget_price_ratio=10.0))
+    assert load_decider(saved, min_replicas=2).budget_price_ratio == 10.0
+    assert load_decider(saved, budget_price_ratio=15.0).budget_price_ratio == 15.0
+    assert Predictive().budget_price_ratio == 15.0
+
+
 # -- faults are not load -----------------------------------------------------------
 
 @pytest.mark.parametrize("policy", ["hpa", "predictive"])
