@@ -45,7 +45,7 @@ def shapes(rng):
     out["weekly_office"] = base * np.where(weekday >= 5, 0.4, 1.0) * rng.lognormal(0, 0.05, n)
     out["lunch_peak"] = (base + 80 * np.exp(-((day - 0.52) * 24 / 0.7) ** 2)) * rng.lognormal(0, 0.08, n)
     walk = np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    out["random_walk"] = 100 * walk / walk[: 288].mean()
+    out["random_walk"] = 100 * walk / walk[:288].mean()
     shift = np.where((t >= 6 * 86400) & (t < 8 * 86400), 3.0, 1.0)
     out["level_shift_two_days"] = base * shift * rng.lognormal(0, 0.05, n)
     bursts = np.zeros(n)

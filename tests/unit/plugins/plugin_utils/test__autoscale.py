@@ -503,7 +503,7 @@ def test_predictive_state_stays_small_json():
 
 
 def _calm_then_ramp(calm_minutes=1440, ramp_minutes=60, noise=0.02, step=40.0):
-    # a steady 400 rps (+-2 % by default) for a day, then +40 rps every minute for an hour, then steady again
+    # a steady 400 rps (+-2 % by default) for a day, then +40 rps (step) every minute for an hour, then steady
     def noisy(k):
         return 1.0 + noise * ((k * 7919) % 17 / 8.0 - 1.0)
     loads = [400.0 * noisy(k) for k in range(calm_minutes)]
