@@ -264,9 +264,9 @@ def analyse(series_list, detector, opts):
     return out, arrays
 
 
-def inconclusive(reason, detector):
-    """The module result when there is no data at all."""
+def inconclusive(reason, detector, level=None):
+    """The module result when there is no data at all (``level``: the system level asked for)."""
     return {"anomalous": False, "inconclusive": True, "status": "inconclusive", "reason": reason,
             "summary": "inconclusive: %s" % reason, "series": [], "detector": detector,
-            "system": {"probability": None, "level": None, "expected_probability": None,
+            "system": {"probability": None, "level": level, "expected_probability": None,
                        "anomalous": False, "services": 0}}

@@ -12,6 +12,8 @@ import html
 import math
 from datetime import datetime, timezone
 
+from ansible_collections.lepton.aiops.plugins.module_utils._keyring import write_atomic
+
 W, H, PAD = 900, 220, 40
 
 
@@ -93,3 +95,24 @@ section{{border-top:1px solid #dee2e6;padding-top:.5em}}</style></head><body>
 </body></html>
 """.format(title=html.escape(title), summary=html.escape(result.get("summary", "")),
            detector=html.escape(result.get("detector", "")), rows="\n".join(rows))
+
+
+def update_report(path, page, check_mode=False):
+    """Write ``page`` to ``path`` (0644, atomically) unless it holds it already; True when it changes.
+
+    In check mode nothing is written but the answer is the same. Raises
+    ``OSError`` with a sentence naming ``path`` when it cannot be written.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            changed = handle.read() != page
+    except FileNotFoundError:
+        changed = True
+    except (OSError, ValueError) as exc:
+        raise OSError("cannot read the report %s: %s" % (path, getattr(exc, "strerror", None) or exc)) from exc
+    if changed and not check_mode:
+        try:
+            write_atomic(path, page.encode("utf-8"), 0o644)
+        except OSError as exc:
+            raise OSError("cannot write the report %s: %s" % (path, exc.strerror or exc)) from exc
+    return changed

@@ -8,7 +8,8 @@ A service is the set of containers labelled ``lepton.service=<name>``. Each
 replica sits in a numbered slot: container ``<name>-<slot>``, host port
 ``published_port_start + slot``. A replica is current when its
 ``lepton.config-hash`` label equals the hash of the desired container spec
-(image id included, so rebuilding a tag rolls the service).
+(image id included, so rebuilding a tag rolls the service) and it publishes
+on ``bind_address`` at its slot's port (so moving the ports rolls it too).
 
 A rollout starts new replicas a batch at a time, waits until each answers its
 readiness probe, then retires as many old replicas (graceful stop: SIGTERM,
@@ -117,9 +118,29 @@ def replica_view(container):
     labels = container['Config'].get('Labels') or {}
     state = container.get('State') or {}
     health = (state.get('Health') or {}).get('Status')
+    bindings = (container.get('HostConfig') or {}).get('PortBindings') or {}
+    published = next(((_any_address(b.get('HostIp')), int(b['HostPort']))
+                      for found in bindings.values() for b in found or () if b.get('HostPort')), None)
     return dict(name=container['Name'].lstrip('/'), id=container['Id'], slot=int(labels.get(SLOT_LABEL, -1)),
                 hash=labels.get(HASH_LABEL), version=labels.get(VERSION_LABEL),
-                running=bool(state.get('Running')), health=health)
+                running=bool(state.get('Running')), health=health, published=published)
+
+
+def _any_address(address):
+    """Docker writes "publish on every address" as an empty HostIp or 0.0.0.0."""
+    return address or '0.0.0.0'
+
+
+def moved(replicas, address, port_start):
+    """The replicas as the planner must see them: one published elsewhere is out of date.
+
+    A replica published on another address, or on another port than
+    ``port_start + slot``, gets no config hash, so it is replaced like one
+    with an old spec. Replicas that publish nothing (host networking) are
+    left alone.
+    """
+    return [dict(r, hash=None) if r['published'] and r['published'] != (_any_address(address), port_start + r['slot'])
+            else r for r in replicas]
 
 
 def plan_rollout(replicas, desired_hash, count, retire=True):
@@ -187,8 +208,12 @@ class Deployer:
         return dict(name=replica['name'], address=self.params['bind_address'], port=self.port_of(replica['slot']),
                     version=replica['version'], slot=replica['slot'], container_id=replica['id'][:12])
 
-    def image_id(self):
+    def image_id(self, check_mode=False):
+        """The local id of the image; in check mode a missing one (built by an earlier task) is a change."""
         image = self.client.image(self.params['image'])
+        if image is None and check_mode:
+            self.actions.append('image %s is not built yet' % self.params['image'])
+            return 'not built yet'
         if image is None:
             raise DeployError('image %s does not exist on this host; build it first (lepton.aiops.image_build)'
                               % self.params['image'])
@@ -232,7 +257,8 @@ class Deployer:
                     self.retire(replica, remove=True)
             return dict(changed=changed, endpoints=[], retiring=[], actions=self.actions,
                         diff=dict(before=before, after={}))
-        spec = desired_spec(self.params, self.image_id())
+        spec = desired_spec(self.params, self.image_id(check_mode))
+        replicas = moved(replicas, self.params['bind_address'], int(self.params['published_port_start']))
         plan = plan_rollout(replicas, spec['hash'], int(self.params['replicas']), self.params['retire'])
         after = dict(image=spec['image'], version=spec['version'], replicas=int(self.params['replicas']),
                      config_hash=spec['hash'])

@@ -391,7 +391,7 @@ def _stat_or_none(path):
 
 def encrypt_file(src, dest, key_id, key_version, public_key, chunk_size=DEFAULT_CHUNK_SIZE):
     """Encrypt file ``src`` into ``dest`` atomically (``dest`` may equal ``src``)."""
-    like = _stat_or_none(dest) or _stat_or_none(src)
+    like = _stat_or_none(dest)   # a new dest is 0600, whatever the source
     with open(src, "rb", buffering=0) as source:
         with AtomicWriter(dest, like=like) as out:
             return encrypt_stream(source, out, key_id, key_version, public_key, chunk_size)
@@ -430,7 +430,7 @@ def matches_plaintext(envelope, plain, private_key_for):
 def rewrap_file(path, private_key_for, key_id, key_version, public_key, dest=None):
     """Wrap the data key of ``path`` under another key version; content bytes are copied unchanged."""
     dest = dest or path
-    like = _stat_or_none(dest) or _stat_or_none(path)
+    like = _stat_or_none(dest)
     with open(path, "rb", buffering=0) as source:
         old = read_header(source)
         data_key = unwrap(old, private_key_for(old.key_id, old.key_version))
@@ -504,6 +504,8 @@ def ensure(path, dest, state, keyring, chunk_size=DEFAULT_CHUNK_SIZE, check_mode
     from ansible_collections.lepton.aiops.plugins.module_utils._keyring import KeyringError
 
     target = dest or path
+    _check_chunk_size(chunk_size)   # check mode refuses what the real run would
+    action = None
     try:
         action = plan(path, dest, state, keyring)
         before = _describe(target)
@@ -518,6 +520,9 @@ def ensure(path, dest, state, keyring, chunk_size=DEFAULT_CHUNK_SIZE, check_mode
                             keyring.public_key())
     except KeyringError as exc:
         raise EnvelopeError(str(exc))
+    except OSError as exc:
+        what = "%s %s into %s" % (action, path, target) if action else "read %s" % path
+        raise EnvelopeError("cannot %s: %s" % (what, exc.strerror or exc)) from exc
     if action == "none" or not check_mode:
         after = _describe(target)
     else:

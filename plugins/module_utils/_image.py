@@ -9,7 +9,6 @@ hash exists, nothing is built.
 """
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -19,6 +18,11 @@ import tempfile
 
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import DockerError
 
+try:
+    from docker.utils.build import exclude_paths
+except ImportError:  # pragma: no cover - reported by the module through the Docker client
+    exclude_paths = None
+
 CONTEXT_LABEL = 'lepton.aiops.context-hash'
 RECIPE_LABEL = 'lepton.aiops.recipe'
 RECIPE_VERSION = 1
@@ -26,24 +30,26 @@ RECIPE_VERSION = 1
 
 # Pure helpers -----------------------------------------------------------
 def dockerignore_patterns(path):
-    """The patterns of ``path``/.dockerignore, in order (``!`` re-includes)."""
+    """The patterns of ``path``/.dockerignore, in order, read as the Docker SDK reads them."""
     try:
         with open(os.path.join(path, '.dockerignore'), encoding='utf-8') as handle:
-            lines = handle.read().splitlines()
+            lines = [line.strip() for line in handle.read().splitlines()]
     except FileNotFoundError:
         return []
-    return [line.strip().rstrip('/') for line in lines if line.strip() and not line.startswith('#')]
+    return [line for line in lines if line and not line.startswith('#')]
 
 
-def ignored(relpath, patterns):
-    """Whether ``relpath`` is excluded by .dockerignore ``patterns`` (last match wins)."""
-    excluded = False
-    for pattern in patterns:
-        negate = pattern.startswith('!')
-        pattern = pattern.lstrip('!').lstrip('/')
-        if fnmatch.fnmatch(relpath, pattern) or fnmatch.fnmatch(relpath, pattern + '/*'):
-            excluded = not negate
-    return excluded
+def context_files(path, dockerfile='Dockerfile'):
+    """The files of the build context the Docker SDK sends (relative paths, sorted).
+
+    The SDK's own matcher decides (Docker's rules: ``*`` stays within one
+    directory, ``**`` crosses them, ``!`` re-includes, the last match wins),
+    so the hash covers exactly what the build sees.
+    """
+    if exclude_paths is None:
+        raise DockerError('the docker Python SDK is required to read the build context')
+    return sorted(rel for rel in exclude_paths(path, dockerignore_patterns(path), dockerfile=dockerfile)
+                  if os.path.islink(os.path.join(path, rel)) or not os.path.isdir(os.path.join(path, rel)))
 
 
 def context_hash(path, dockerfile='Dockerfile', buildargs=None, labels=None, target=None):
@@ -52,24 +58,18 @@ def context_hash(path, dockerfile='Dockerfile', buildargs=None, labels=None, tar
         raise DockerError('build context %s is not a directory' % path)
     if not os.path.isfile(os.path.join(path, dockerfile)):
         raise DockerError('Dockerfile %s not found in the build context %s' % (dockerfile, path))
-    patterns = dockerignore_patterns(path)
     digest = hashlib.sha256()
     options = dict(dockerfile=dockerfile, buildargs=buildargs or {}, labels=labels or {}, target=target)
     digest.update(json.dumps(options, sort_keys=True).encode())
-    for root, dirs, files in os.walk(path):
-        dirs.sort()
-        for name in sorted(files):
-            full = os.path.join(root, name)
-            rel = os.path.relpath(full, path)
-            if rel != dockerfile and ignored(rel, patterns):
-                continue
-            digest.update(b'\0%s\0%o\0' % (rel.encode(), os.lstat(full).st_mode))
-            if os.path.islink(full):
-                digest.update(os.readlink(full).encode())
-                continue
-            with open(full, 'rb') as handle:
-                for block in iter(lambda: handle.read(1 << 20), b''):
-                    digest.update(block)
+    for rel in context_files(path, dockerfile):
+        full = os.path.join(path, rel)
+        digest.update(b'\0%s\0%o\0' % (rel.encode(), os.lstat(full).st_mode))
+        if os.path.islink(full):
+            digest.update(os.readlink(full).encode())
+            continue
+        with open(full, 'rb') as handle:
+            for block in iter(lambda: handle.read(1 << 20), b''):
+                digest.update(block)
     return digest.hexdigest()
 
 

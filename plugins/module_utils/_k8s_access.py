@@ -20,7 +20,8 @@ import os
 import re
 
 from ansible_collections.lepton.aiops.plugins.module_utils._keyring import write_atomic
-from ansible_collections.lepton.aiops.plugins.module_utils._k8s_client import K8sConnectionError, new_api_client
+from ansible_collections.lepton.aiops.plugins.module_utils._k8s_client import (
+    TRANSPORT_ERRORS, K8sConnectionError, new_api_client)
 
 try:
     import yaml
@@ -168,6 +169,9 @@ class K8sAccessClient:
                 return None
             raise K8sAccessError("reading %s %s/%s failed: %s %s" % (kind, namespace, name, exc.status,
                                                                      exc.reason))
+        except TRANSPORT_ERRORS as exc:
+            raise K8sAccessError("reading %s %s/%s failed: cannot reach the API server: %s"
+                                 % (kind, namespace, name, exc))
 
     def _write(self, verb, manifest):
         meta = manifest["metadata"]
@@ -181,6 +185,9 @@ class K8sAccessClient:
         except ApiException as exc:
             raise K8sAccessError("%s of %s %s/%s failed: %s %s" % (verb, manifest["kind"], meta["namespace"],
                                                                    meta["name"], exc.status, exc.reason))
+        except TRANSPORT_ERRORS as exc:
+            raise K8sAccessError("%s of %s %s/%s failed: cannot reach the API server: %s"
+                                 % (verb, manifest["kind"], meta["namespace"], meta["name"], exc))
 
     def create(self, manifest):
         self._write("create", manifest)
@@ -247,10 +254,14 @@ def ensure(service, namespace, configmaps=(), secrets=(), rules=(), automount_to
             current = None
         if current != text:
             result["dest_changed"] = True
-            if not check_mode and text is None:
-                os.unlink(dest)
-            elif not check_mode:
-                write_atomic(dest, text.encode("utf-8"), 0o644)
+            try:
+                if not check_mode and text is None:
+                    os.unlink(dest)
+                elif not check_mode:
+                    write_atomic(dest, text.encode("utf-8"), 0o644)
+            except OSError as exc:
+                raise K8sAccessError("cannot %s %s: %s" % ("remove" if text is None else "write", dest,
+                                                           exc.strerror or exc)) from exc
         result["diff"] = dict(before=current or "", after=text or "")
     if client is not None:
         result["actions"] = plan(client, manifests, state)

@@ -15,11 +15,15 @@ __metaclass__ = type
 try:
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
+    from urllib3.exceptions import HTTPError
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
+    #: What a call raises when the API server cannot be reached (refused, timed out, TLS).
+    TRANSPORT_ERRORS = (HTTPError, OSError)
 except ImportError as exc:  # pragma: no cover - reported by the modules
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
+    TRANSPORT_ERRORS = (OSError,)
 
 K8S_CONNECTION_SPEC = dict(
     kubeconfig=dict(type="path"),

@@ -23,16 +23,13 @@ import re
 import time
 
 from ansible_collections.lepton.aiops.plugins.module_utils._k8s_client import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, K8sConnectionError, new_api_client)
+    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, TRANSPORT_ERRORS, K8sConnectionError, new_api_client)
 
 try:
     from kubernetes.dynamic import DynamicClient
     from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-    TRANSPORT_ERRORS = (HTTPError, OSError)
 except ImportError:  # pragma: no cover - reported by the module through HAS_KUBERNETES
     DynamicClient = None
-    TRANSPORT_ERRORS = (OSError,)
 
     class ApiException(Exception):
         status = None

@@ -180,9 +180,7 @@ class Keyring:
             raise KeyringError("keyring name %r must be 1-128 letters, digits, '.', '_' or '-'" % name)
         if not self.exists():
             return max(1, version or 1)
-        meta = self.metadata()
-        if meta["name"] != name:
-            raise KeyringError("%s holds keyring %r, not %r" % (self.path, meta["name"], name))
+        meta = self.check_name(name)
         current = int(meta["current"])
         add = max(version - current, 0) if version is not None else 0
         if add == 0 and rotate_after_days is not None:
@@ -191,6 +189,13 @@ class Keyring:
             if age >= datetime.timedelta(days=rotate_after_days):
                 add = 1
         return add
+
+    def check_name(self, name):
+        """The metadata of an existing keyring, if it is the one called ``name``."""
+        meta = self.metadata()
+        if meta["name"] != name:
+            raise KeyringError("%s holds keyring %r, not %r" % (self.path, meta["name"], name))
+        return meta
 
     # -- writing ---------------------------------------------------------
     def add_versions(self, name, count, bits=MIN_BITS):
@@ -257,6 +262,8 @@ def ensure(keyring, name, state, version=None, rotate_after_days=None, bits=MIN_
     added = []
     if state == "absent":
         changed = before["exists"]
+        if changed:
+            keyring.check_name(name)   # never delete another keyring's keys
         if changed and not check_mode:
             keyring.remove()
         after = dict(path=keyring.path, exists=False)

@@ -223,6 +223,8 @@ def renewal_reasons(cert, key, request, issuer_cert, now):
         reasons.append("key type or size changed")
     if _common_name(cert) != request.common_name:
         reasons.append("common name changed")
+    elif cert.subject != subject_name(request):
+        reasons.append("organization changed")
     if _san_strings(cert) != request.sans:
         reasons.append("subject alternative names changed")
     if _usage_of(cert) != request.usage:
@@ -238,12 +240,17 @@ def renewal_reasons(cert, key, request, issuer_cert, now):
     return reasons
 
 
-def build(request, key, issuer_cert, issuer_key, now):
-    """Issue a certificate for ``key``; self-signed when there is no issuer."""
+def subject_name(request):
+    """The subject a certificate for ``request`` has: its organization (if any) and common name."""
     attrs = [x509.NameAttribute(NameOID.COMMON_NAME, request.common_name)]
     if request.organization:
         attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, request.organization))
-    subject = x509.Name(attrs)
+    return x509.Name(attrs)
+
+
+def build(request, key, issuer_cert, issuer_key, now):
+    """Issue a certificate for ``key``; self-signed when there is no issuer."""
+    subject = subject_name(request)
     issuer = issuer_cert.subject if issuer_cert is not None else subject
     signer = issuer_key if issuer_key is not None else key
     is_ca = request.usage == "ca"
@@ -309,9 +316,12 @@ def _attributes_ok(path, mode, uid, gid):
 
 
 def _write(path, data, mode, uid, gid):
-    write_atomic(path, data, mode)
-    if uid is not None or gid is not None:
-        os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+    try:
+        write_atomic(path, data, mode)
+        if uid is not None or gid is not None:
+            os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+    except OSError as exc:
+        raise PkiError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
 
 
 def ensure(paths, request, ca_paths=None, ca_passphrase=None, key_passphrase=None, uid=None, gid=None,

@@ -358,7 +358,7 @@ class SwarmService:
         before = managed_view(current['Spec'], names) if current else None
         if self.params['state'] == 'absent':
             return self.remove(current, before, check_mode)
-        desired = build_spec(self.params, self.image())
+        desired = build_spec(self.params, self.image(check_mode))
         self.validate(desired)
         after = managed_view(desired)
         changed, fields = compare(before, after)
@@ -374,12 +374,18 @@ class SwarmService:
             service_id = current['ID']
         return dict(result, **self.describe(service_id))
 
-    def image(self):
-        """The image reference the tasks run: the local image id unless pinning is off."""
+    def image(self, check_mode=False):
+        """The image reference the tasks run: the local image id unless pinning is off.
+
+        In check mode an image that is not built yet (an earlier task of the
+        same play builds it) is a change, not an error.
+        """
         ref = self.params['image']
         if not self.params.get('pin_image', True):
             return ref
         image_id = self.client.image_id(ref)
+        if image_id is None and check_mode:
+            return '%s (not built yet)' % ref
         if image_id is None:
             raise SwarmError('image %s does not exist on this Docker host; build it first (lepton.aiops.image_build) '
                              'or pull it, or set pin_image=false to let every node pull it from its registry' % ref)

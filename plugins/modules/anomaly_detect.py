@@ -129,12 +129,13 @@ options:
   report:
     description:
       - Write a self-contained HTML page (inline SVG) showing each series, its baseline, threshold band and
-        anomalies to this path. Not written in check mode.
+        anomalies to this path (0644). The task reports a change when the page differs from the file.
+        Not written in check mode, but the change is predicted.
     type: path
 attributes:
   check_mode:
     support: full
-    description: The module only reads; in check mode it does not write O(report).
+    description: The module only reads; in check mode it does not write O(report) but says whether it would change.
   diff_mode:
     support: none
     description: Nothing on the target changes.
@@ -231,6 +232,15 @@ series:
     labels:
       description: Prometheus labels of the series (empty for inline series).
       type: dict
+    points:
+      description: Number of points of the series (the baseline included).
+      type: int
+    baseline_points:
+      description: Number of points the baseline was learned on.
+      type: int
+    summary:
+      description: One line for humans about this series.
+      type: str
     anomalous_now:
       description: One of the last O(recent_points) evaluated points is anomalous.
       type: bool
@@ -257,17 +267,16 @@ series:
       description: Why the series is inconclusive.
       type: str
 report:
-  description: Path of the HTML report written.
-  returned: when O(report) is set and not in check mode
+  description: Path of the HTML report (in check mode, the one that would be written).
+  returned: when O(report) is set
   type: str
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.lepton.aiops.plugins.module_utils import _anomaly_detect as ad
-from ansible_collections.lepton.aiops.plugins.module_utils._anomaly_report import render
+from ansible_collections.lepton.aiops.plugins.module_utils._anomaly_report import render, update_report
 from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PROMETHEUS_ARGUMENT_SPEC, PrometheusError, client_from_params
 
 SPEC = dict(
@@ -302,17 +311,16 @@ def main():
             data = ad.from_prometheus(client_from_params(p), p["query"], start, end, step, PrometheusError)
         result, arrays = ad.analyse(data, p["detector"], opts)
     except ad.Inconclusive as exc:
-        result, arrays = ad.inconclusive(str(exc), p["detector"]), []
+        result, arrays = ad.inconclusive(str(exc), p["detector"], p["system_level"]), []
     except (ad.AnomalyError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     changed = False
-    if p["report"] and not module.check_mode:
+    if p["report"]:
         page = render(result, arrays, title="Anomaly report: %s" % (p["query"] or "inline series"))
-        old = open(p["report"], encoding="utf-8").read() if os.path.exists(p["report"]) else None
-        if old != page:
-            with open(p["report"], "w", encoding="utf-8") as fh:
-                fh.write(page)
-            changed = True
+        try:
+            changed = update_report(p["report"], page, module.check_mode)
+        except OSError as exc:
+            module.fail_json(msg=str(exc))
         result["report"] = p["report"]
     module.exit_json(changed=changed, **result)
 

@@ -45,7 +45,7 @@ options:
     description:
       - V(present) creates the keyring and adds versions as asked.
       - V(absent) deletes the keyring files and the directory if it is then empty.
-        Every file encrypted under the keyring becomes unreadable.
+        A keyring of another O(name) at O(path) is refused, not deleted. Every file encrypted under the keyring becomes unreadable.
     type: str
     choices: [present, absent]
     default: present

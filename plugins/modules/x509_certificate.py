@@ -15,7 +15,7 @@ description:
   - Creates a private key and a certificate on the managed host, self-signed (a CA,
     O(usage=ca)) or issued by the CA given in O(ca_certificate) and O(ca_key).
   - Idempotent. The certificate is re-issued only when it is missing, does not match
-    its key, the request changed (common name, SANs, usage, key type or size), it was
+    its key, the request changed (common name, organization, SANs, usage, key type or size), it was
     not signed by the current CA, or it expires within O(renew_before_days). The key is
     kept across renewals unless its type or size changes.
   - Private keys are written 0600 and never appear in the result, the diff or the log.

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import json
+import os
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils import _anomaly_detect as ad
-from ansible_collections.lepton.aiops.plugins.module_utils._anomaly_report import render
+from ansible_collections.lepton.aiops.plugins.module_utils._anomaly_report import render, update_report
 from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PrometheusError
 
 OPTS = dict(alpha=0.99, two_sided=False, baseline_ratio=0.75, min_baseline=10, sigma_floor=0.0, period=86400.0,
@@ -144,6 +145,18 @@ def test_report_is_self_contained_html_with_marked_anomalies():
     assert parser.tags.count("svg") == 1 and parser.tags.count("circle") == out["series"][0]["anomaly_count"]
     assert "script" not in parser.tags and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
     assert "ANOMALOUS" in page and "inconclusive" in page
+
+
+def test_the_report_is_written_when_it_changes_and_check_mode_predicts_it(tmp_path):
+    path = str(tmp_path / "report.html")
+    assert update_report(path, "<p>1</p>", check_mode=True) is True and not os.path.exists(path)
+    assert update_report(path, "<p>1</p>") is True and open(path, encoding="utf-8").read() == "<p>1</p>"
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    assert update_report(path, "<p>1</p>", check_mode=True) is False
+    assert update_report(path, "<p>1</p>") is False
+    assert update_report(path, "<p>2</p>", check_mode=True) is True
+    with pytest.raises(OSError, match="cannot write the report .*missing/report.html: No such file or directory"):
+        update_report(str(tmp_path / "missing" / "report.html"), "<p>1</p>")
 
 
 def test_novelty_flags_the_onset_once_and_gaussian_the_persisting_level():

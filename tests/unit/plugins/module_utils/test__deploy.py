@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
-    DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, parse_memory, plan_rollout, version_of)
+    DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, moved, parse_memory, plan_rollout,
+    version_of)
 from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import ServiceBusy, read_record, service_lock
 
 
@@ -25,7 +26,7 @@ def params(**overrides):
 
 def replica(slot, hash_='new', running=True, version='1'):
     return dict(name='svc-%d' % slot, id='%064d' % slot, slot=slot, hash=hash_, version=version,
-                running=running, health=None)
+                running=running, health=None, published=None)
 
 
 @pytest.mark.parametrize('image, explicit, expected', [
@@ -128,10 +129,13 @@ class FakeClient:
     def inspect_container(self, name):
         return self.containers_.get(name)
 
-    def run_container(self, name, image, labels=None, **_kwargs):
+    def run_container(self, name, image, labels=None, host_config=None, **_kwargs):
         self.events.append('run %s' % name)
+        bindings = {'%s/tcp' % inside: [{'HostIp': address, 'HostPort': str(port)}]   # as Docker inspects them
+                    for inside, (address, port) in (host_config or {}).get('port_bindings', {}).items()}
         self.containers_[name] = {'Name': '/' + name, 'Id': name * 3, 'Image': image,
-                                  'Config': {'Labels': labels}, 'State': {'Running': True}}
+                                  'Config': {'Labels': labels}, 'State': {'Running': True},
+                                  'HostConfig': {'PortBindings': bindings}}
         return name * 3
 
     def stop_container(self, name, timeout):
@@ -149,7 +153,8 @@ class FakeClient:
 
 def probe_for(client):
     def probe(_address, port, _path):
-        name = next(n for n, c in client.containers_.items() if int(c['Config']['Labels']['lepton.slot']) + 18080 == port)
+        name = next(n for n, c in client.containers_.items()
+                    if c['HostConfig']['PortBindings']['8000/tcp'][0]['HostPort'] == str(port))
         ready = name not in client.never_ready
         return ready, 'HTTP %d' % (200 if ready else 503)
     return probe
@@ -169,6 +174,33 @@ def test_rollout_replaces_one_batch_at_a_time():
                              'rm svc-0', 'rm svc-1', 'rm svc-2']
     assert [e['port'] for e in result['endpoints']] == [18083, 18084, 18085]
     assert {e['version'] for e in result['endpoints']} == {'1.1'}
+
+
+def test_moving_the_published_ports_rolls_the_service():
+    client = FakeClient()
+    deploy(client, replicas=2)
+    assert deploy(client, replicas=2)['changed'] is False
+    client.events.clear()
+    result = deploy(client, replicas=2, published_port_start=18090)
+    assert result['changed'] is True
+    assert client.events == ['run svc-2', 'stop svc-0', 'run svc-3', 'stop svc-1', 'rm svc-0', 'rm svc-1']
+    assert [e['port'] for e in result['endpoints']] == [18092, 18093]
+    published = [c['HostConfig']['PortBindings']['8000/tcp'][0]['HostPort'] for c in client.containers_.values()]
+    assert sorted(published) == ['18092', '18093']
+    assert deploy(client, replicas=2, published_port_start=18090)['changed'] is False
+    assert deploy(client, replicas=2, published_port_start=18090, bind_address='0.0.0.0')['changed'] is True
+
+
+@pytest.mark.parametrize('published, address, expect_moved', [
+    (('127.0.0.1', 18081), '127.0.0.1', False),
+    (('127.0.0.1', 18082), '127.0.0.1', True),    # another port
+    (('0.0.0.0', 18081), '127.0.0.1', True),      # another address
+    (('0.0.0.0', 18081), '', False),              # Docker's two spellings of every address
+    (None, '127.0.0.1', False),                   # host networking publishes nothing
+])
+def test_moved(published, address, expect_moved):
+    replica_1 = dict(replica(1), published=published)
+    assert (moved([replica_1], address, 18080)[0]['hash'] is None) is expect_moved
 
 
 def test_failed_rollout_rolls_back_and_restarts_retired_replicas():
@@ -203,6 +235,18 @@ def test_check_mode_changes_nothing():
     assert result['changed'] is True
     assert client.events == []
     assert result['actions'] == ['start 3 new replica(s)', 'retire 2 old replica(s): svc-0, svc-1']
+
+
+def test_check_mode_predicts_a_rollout_to_an_image_built_later_in_the_play():
+    client = FakeClient()
+    deploy(client, replicas=2)
+    client.image = lambda ref: None if ref == 'lepton/app:2' else {'Id': 'sha256:' + ref}
+    client.events.clear()
+    result = Deployer(client, params(replicas=2, image='lepton/app:2'), probe=probe_for(client)).run(check_mode=True)
+    assert result['changed'] is True and client.events == []
+    assert result['actions'][0] == 'image lepton/app:2 is not built yet'
+    with pytest.raises(DeployError, match='does not exist on this host; build it first'):
+        deploy(client, replicas=2, image='lepton/app:2')
 
 
 def test_each_run_records_what_should_run_for_the_guard(state_dir):

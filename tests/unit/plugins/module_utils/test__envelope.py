@@ -267,6 +267,11 @@ def test_plain_file_is_not_an_envelope(tmp_path):
 def test_chunk_size_out_of_range_is_refused(ring, tmp_path):
     with pytest.raises(EnvelopeError, match="chunk size must be between"):
         encrypt(ring, tmp_path, b"x", chunk=16)
+    path = tmp_path / "plain"
+    path.write_bytes(b"x")
+    for check_mode in (True, False):   # check mode refuses it too
+        with pytest.raises(EnvelopeError, match="chunk size must be between"):
+            _envelope.ensure(str(path), None, "encrypted", ring, 100, check_mode=check_mode)
 
 
 # -- atomic writes -----------------------------------------------------------
@@ -328,10 +333,19 @@ def test_ensure_encrypt_decrypt_in_place_is_idempotent_and_check_mode_predicts(r
     assert path.read_bytes() == SAMPLE
 
 
+def test_a_dest_in_a_missing_directory_is_a_clear_error(ring, tmp_path):
+    src = tmp_path / "src"
+    src.write_bytes(SAMPLE)
+    with pytest.raises(EnvelopeError, match="cannot encrypt .*src into .*missing/src.enc: No such file or directory"):
+        _envelope.ensure(str(src), str(tmp_path / "missing" / "src.enc"), "encrypted", ring, CHUNK)
+
+
 def test_ensure_with_dest_compares_content(ring, tmp_path):
     src, dest, out = tmp_path / "src", tmp_path / "src.enc", tmp_path / "out"
     src.write_bytes(SAMPLE)
+    src.chmod(0o644)
     assert _envelope.ensure(str(src), str(dest), "encrypted", ring, CHUNK)["action"] == "encrypt"
+    assert stat_mode(dest) == 0o600   # a new dest, not the source's mode
     assert _envelope.ensure(str(src), str(dest), "encrypted", ring, CHUNK)["changed"] is False
     assert _envelope.ensure(str(dest), str(out), "decrypted", ring)["action"] == "decrypt"
     assert _envelope.ensure(str(dest), str(out), "decrypted", ring)["changed"] is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import DockerError, split_ref
-from ansible_collections.lepton.aiops.plugins.module_utils._image import context_hash, ignored, recipe_hash
+from ansible_collections.lepton.aiops.plugins.module_utils._image import context_files, context_hash, recipe_hash
 
 
 @pytest.fixture
@@ -40,14 +40,27 @@ def test_hash_follows_build_options_and_modes(ctx):
     assert context_hash(str(ctx)) != first
 
 
-@pytest.mark.parametrize('path, patterns, expected', [
-    ('a.log', ['*.log'], True),
-    ('keep.log', ['*.log', '!keep.log'], False),
-    ('build/out.o', ['build'], True),
-    ('src/app.py', ['build'], False),
+@pytest.mark.parametrize('patterns, expected', [
+    ('*.md\n', ['.dockerignore', 'Dockerfile', 'build/out.o', 'docs/app.md']),   # * stays in one directory
+    ('**/*.md\n', ['.dockerignore', 'Dockerfile', 'build/out.o']),               # ** crosses them
+    ('build/\n# a comment\n', ['.dockerignore', 'Dockerfile', 'README.md', 'docs/app.md']),
+    ('*\n!docs\n', ['.dockerignore', 'Dockerfile', 'docs/app.md']),   # these two always go, as Docker says
+    ('**\n!**/*.md\ndocs\n', ['.dockerignore', 'Dockerfile', 'README.md']),   # the last match wins
 ])
-def test_ignored(path, patterns, expected):
-    assert ignored(path, patterns) is expected
+def test_context_files_follow_dockers_dockerignore_rules(tmp_path, patterns, expected):
+    for rel in ('Dockerfile', 'README.md', 'docs/app.md', 'build/out.o'):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    (tmp_path / '.dockerignore').write_text(patterns)
+    assert context_files(str(tmp_path)) == expected
+
+
+def test_a_file_docker_sends_changes_the_hash_even_when_a_top_level_pattern_looks_like_it(ctx):
+    (ctx / 'docs').mkdir()
+    (ctx / 'docs' / 'app.log').write_text('v1\n')
+    first = context_hash(str(ctx))
+    (ctx / 'docs' / 'app.log').write_text('v2\n')   # '*.log' does not match docs/app.log for Docker
+    assert context_hash(str(ctx)) != first
 
 
 def test_missing_context_and_dockerfile_are_clear_errors(tmp_path):

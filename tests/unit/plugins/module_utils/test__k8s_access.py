@@ -158,6 +158,12 @@ def test_api_errors_become_clear_messages():
         ensure("iris", "inference", client=fake_client(FakeApi(fail_with=403)))
 
 
+def test_an_unreachable_api_server_is_reported_plainly():
+    client = K8sAccessClient.from_connection(host="http://127.0.0.1:9", api_key="t")
+    with pytest.raises(K8sAccessError, match="reading ServiceAccount inference/iris failed: cannot reach the API server"):
+        ensure("iris", "inference", client=client)
+
+
 def test_dest_is_written_once_and_removed_when_absent(tmp_path):
     dest = tmp_path / "iris.yml"
     check = ensure("iris", "inference", secrets=["k"], dest=str(dest), check_mode=True)
@@ -167,6 +173,11 @@ def test_dest_is_written_once_and_removed_when_absent(tmp_path):
     assert [d["kind"] for d in docs] == ["ServiceAccount", "Role", "RoleBinding"]
     assert ensure("iris", "inference", secrets=["k"], dest=str(dest))["changed"] is False
     assert ensure("iris", "inference", state="absent", dest=str(dest))["changed"] and not dest.exists()
+
+
+def test_a_dest_in_a_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(K8sAccessError, match="cannot write .*missing/iris.yml: No such file or directory"):
+        ensure("iris", "inference", dest=str(tmp_path / "missing" / "iris.yml"))
 
 
 def test_without_kubeconfig_or_dest_nothing_changes():

@@ -126,6 +126,14 @@ def test_other_name_in_the_same_directory_is_refused(tmp_path):
         ensure(Keyring(str(tmp_path / "ring")), "other", "present")
 
 
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_absent_refuses_to_remove_a_keyring_of_another_name(tmp_path, check_mode):
+    ensure(Keyring(str(tmp_path / "ring")), "other", "present")
+    with pytest.raises(KeyringError, match="holds keyring 'other', not 'data'"):
+        ensure(Keyring(str(tmp_path / "ring")), "data", "absent", check_mode=check_mode)
+    assert (tmp_path / "ring" / "keyring.json").exists()
+
+
 def test_absent_removes_the_keyring(tmp_path):
     ensure(Keyring(str(tmp_path / "ring")), "data", "present")
     check = ensure(Keyring(str(tmp_path / "ring")), "data", "absent", check_mode=True)

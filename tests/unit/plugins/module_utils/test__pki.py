@@ -94,6 +94,7 @@ def test_near_expiry_renews_and_keeps_the_key(ca):
 @pytest.mark.parametrize("change, reason", [
     (dict(subject_alt_names=["svc.internal", "other.internal"]), "subject alternative names changed"),
     (dict(common_name="renamed"), "common name changed"),
+    (dict(organization="Lepton"), "organization changed"),
     (dict(usage="server_client"), "usage changed"),
     (dict(key_type="rsa", key_size=2048), "key type or size changed"),
     (dict(force=True), "forced"),
@@ -103,6 +104,11 @@ def test_request_changes_reissue(ca, change, reason):
     result = run(leaf_params(ca, **change))
     assert result["renewed"] and reason in result["reasons"]
     assert run(leaf_params(ca, **dict(change, force=False)))["changed"] is False
+
+
+def test_a_path_in_a_missing_directory_is_a_clear_error(ca):
+    with pytest.raises(PkiError, match="cannot write .*missing/svc.key: No such file or directory"):
+        run(leaf_params(ca, key_path=str(ca / "missing" / "svc.key")))
 
 
 def test_new_ca_reissues_leaves(ca):

@@ -304,6 +304,15 @@ def test_clear_errors(fake, overrides, message):
     assert fake.applied == []
 
 
+def test_check_mode_predicts_a_change_for_an_image_built_later_in_the_play():
+    fake = FakeSwarm()
+    result = run(fake, image='lepton/app:nope', check_mode=True)
+    assert result['changed'] is True and fake.applied == []
+    run(fake)
+    result = run(fake, image='lepton/app:nope', check_mode=True)
+    assert result['changed'] is True and 'image' in result['changed_fields'] and len(fake.applied) == 1
+
+
 def test_unpinned_image_is_not_looked_up():
     fake = FakeSwarm(images={})
     run(fake, pin_image=False, image='registry.example.com/app:2')
