@@ -6,7 +6,8 @@
 
     nice python benchmarks/anomaly_speed.py [--points 10000000]
 
-Prints points per CPU second for each detector and path (best of 3 runs).
+Prints points per CPU second for each detector and path (best of 3 runs; the
+slow novelty row is timed once).
 """
 
 from __future__ import annotations
