@@ -5,7 +5,7 @@
 # follows every change, and drops replicas before they stop);
 # the predictive policy, set up in a config file, scales 2 -> 4 as well;
 # Prometheus stopped -> the replicas are held and the reason is shown.
-set -eux
+set -euxo pipefail
 work=/tmp/lepton-test-autoscale
 rm -rf "$work"; mkdir -p "$work"
 export ANSIBLE_ROLES_PATH=..
@@ -28,16 +28,22 @@ trap cleanup EXIT
 replicas() { docker ps --filter label=lepton.service=lepton-test-autoscale-svc --format '{{.Names}}' | wc -l; }
 decision() { python -c "import json,sys; d=json.load(open('$work/state/last_decisions.json'))['decisions']['lepton-test-autoscale-svc']; print(d[sys.argv[1]])" "$1"; }
 autoscale() { ansible-playbook lepton.aiops.autoscale -i "$inventory" -e @files/vars.yml "$@"; }
-# autoscale_until N: run the playbook every 3 s until N replicas run; fail after 60 runs.
-autoscale_until() {
+# run_until CHECK ARGS...: run the playbook (with ARGS) every 3 s until the shell command CHECK
+# succeeds; fail after 60 runs. The output of the last run is in $work/last.log.
+run_until() {
+  local check=$1; shift
   for _ in $(seq 1 60); do
-    autoscale
-    [ "$(replicas)" -ne "$1" ] || return 0
+    autoscale "$@" | tee "$work/last.log"
+    eval "$check" && return 0
     sleep 3
   done
-  echo "autoscale_until: $(replicas) replicas after 60 runs, expected $1" >&2
+  echo "run_until: '$check' still false after 60 runs ($(replicas) replicas)" >&2
   return 1
 }
+# autoscale_until N: until N replicas run.
+autoscale_until() { run_until "[ \"\$(replicas)\" -eq $1 ]"; }
+# until_decided FIELD TEXT ARGS...: until the decision's FIELD contains TEXT.
+until_decided() { local field=$1 text=$2; shift 2; run_until "decision $field | grep -q -- '$text'" "$@"; }
 
 ansible-playbook setup.yml -i "$inventory" "$@"
 [ "$(replicas)" -eq 2 ]
@@ -58,22 +64,22 @@ end() {
 
 # 10 requests per second for 2 replicas with a target of 2 each: HPA wants 5, capped at 4.
 load 10 up
+# Check mode decides a scale-up and reports it, but the 2 replicas stay.
+until_decided change up --check
+grep -q "AUTOSCALER DECISIONS" "$work/last.log"
+grep -q "check mode: not applied" "$work/last.log"
+[ "$(decision check_mode)" = True ]
+[ "$(decision desired)" -gt 2 ]
+[ "$(replicas)" -eq 2 ]
 autoscale_until 4
 [ "$(decision policy)" = hpa ]
 [ "$(decision change)" = up ]
-
-# Check mode decides and reports but changes nothing; the load still asks for 4.
-autoscale --check | tee "$work/check.log"
-grep -q "AUTOSCALER DECISIONS" "$work/check.log"
-[ "$(replicas)" -eq 4 ]
-[ "$(decision desired)" -eq 4 ]
-[ "$(decision check_mode)" = True ]
-
 end up
 
-# Load drops to 1 request/s: the 1 minute rate and the stabilisation window keep 4 for a while, then 2.
+# Load drops to 1 request/s: once the 1 minute rate asks for fewer replicas, the (20 s) stabilisation
+# window still holds 4; after it, 2.
 load 1 down
-autoscale
+until_decided reason "stabilised from"
 [ "$(replicas)" -eq 4 ]
 autoscale_until 2
 end down

@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) lepton.aiops maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fail when a known secret appears in the captured output or callback state.
+"""Fail when a known secret appears in the captured output (or in any state the autoscaler callback saved).
 
 Secrets: the passphrases and the basic-auth password of secrets.yml, every
 private key body under data/ (PEM base64 lines), the decrypted credentials,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run the security playbook (and the demo site playbook, when it exists) with
-# -vvv and --diff, capture everything they print and the autoscaler
-# callback's state, and fail if any known secret shows up: passphrases,
-# basic-auth password, private key PEM bodies, or a file's data key.
+# -vvv and --diff, capture everything they print, and fail if any known
+# secret shows up: passphrases, basic-auth password, private key PEM bodies,
+# or a file's data key. (The autoscaler callback is enabled too; these
+# playbooks make no scaling decision, so it saves nothing here. Whatever it
+# does save is scanned as well.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/lepton-test-security-leak-XXXXXX)

@@ -56,8 +56,7 @@ OPTIONALS = {
     "service_type": ["ClusterIP", "NodePort", "LoadBalancer"],
 }
 CASES = [dict(zip(OPTIONALS, combo)) for combo in itertools.product(*OPTIONALS.values())]
-VARIANTS = [
-    dict(),
+VARIANTS = [   # the defaults are CASES[0]
     dict(env={"MODEL": "iris", "WORKERS": 4, "DEBUG": True}, labels={"team": "ml", "tier": "inference"}),
     dict(resources=dict(cpu_request="250m", cpu_limit="1", memory_request="256Mi", memory_limit="1Gi")),
     dict(resources=dict(cpu_request=None, cpu_limit=None, memory_request=None, memory_limit=None)),
