@@ -6,12 +6,12 @@ VENV ?= $(CURDIR)/.venv
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: demo test setup-demo setup-test sanity units integration molecule lint build clean
+.PHONY: demo test setup-demo setup-test engine sanity units integration molecule lint build clean
 
 demo: setup-demo
 	ansible-playbook lepton.aiops.site
 
-test: setup-test
+test: setup-test engine
 	tests/run
 
 setup-demo:
@@ -20,7 +20,15 @@ setup-demo:
 setup-test:
 	scripts/bootstrap test
 
-sanity units integration molecule lint: setup-test
+# The Docker Engine the integration and molecule layers need: started with
+# the collection's container_host role when it does not answer.
+engine:
+	@docker version >/dev/null 2>&1 || ansible-playbook lepton.aiops.container_host
+
+sanity units lint: setup-test
+	tests/run $@
+
+integration molecule: setup-test engine
 	tests/run $@
 
 build:

@@ -34,7 +34,14 @@ Usage::
     python benchmarks/autoscale.py --trace FILE --trace FILE ...   # several: one line each, then a count
     python benchmarks/autoscale.py --trace FILE --set budget_share=0.98   # a predictive parameter changed
 
-With several traces, ``--json`` prints one JSON object per line (JSON Lines).
+``--json`` prints one JSON object, ``{"hpa": {...}, "predictive": {...}}``
+(only the policies run, see ``--policy``), each policy's figures
+(``slo_violation_minutes``, ``replica_hours``, ``incidents``, ...) and its
+``setup``: the trace's file name, the capacity per replica, ``interval``,
+``startup``, ``scrape_delay`` and ``target_utilization``, and for the
+predictive policy ``set``, the parameters ``--set`` changed (``{}`` when
+none). With several traces, ``--json`` prints one such object per line
+(JSON Lines).
 """
 
 from __future__ import annotations
@@ -59,20 +66,29 @@ INCIDENT_GAP = 3   # minutes: violation minutes at most this far apart belong to
 
 
 def read_trace(path):
-    """Return sorted unique ``(seconds, value)`` numpy arrays from a ``timestamp,value`` CSV."""
+    """Return sorted unique ``(seconds, value)`` numpy arrays from a ``timestamp,value`` CSV.
+
+    The header may carry a UTF-8 byte-order mark, spaces around the names and
+    any case (``Timestamp, Value``); other columns are ignored. Rows whose value
+    is not a finite number are skipped. A timestamp is epoch seconds or ISO 8601
+    (``2020-01-02 00:00:00``, ``2020-01-02T00:00:00Z``, ``...+02:00``; UTC when
+    no offset is given); any other timestamp stops with the file, line and text.
+    """
     times, values = [], []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "timestamp" not in reader.fieldnames or "value" not in reader.fieldnames:
-            raise SystemExit(f"{path}: expected the columns timestamp,value")
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip().lower() for name in next(reader, [])]
+        if "timestamp" not in header or "value" not in header:
+            raise SystemExit(f"{path}: expected the columns timestamp,value (found {','.join(header) or 'no header'})")
+        t_col, v_col = header.index("timestamp"), header.index("value")
         for row in reader:
             try:
-                value = float(row["value"])
-            except (TypeError, ValueError):
+                value = float(row[v_col])
+            except (IndexError, ValueError):
                 continue
             if not math.isfinite(value):
                 continue
-            times.append(_parse_time(row["timestamp"]))
+            times.append(_parse_time(row[t_col] if t_col < len(row) else "", path, reader.line_num))
             values.append(max(value, 0.0))
     if len(times) < 2:
         raise SystemExit(f"{path}: need at least two rows with a numeric value")
@@ -84,13 +100,21 @@ def read_trace(path):
     return t[keep], v[keep]
 
 
-def _parse_time(text):
+def _parse_time(text, path="<trace>", line=0):
+    """Epoch seconds or an ISO 8601 date and time (UTC unless it has an offset) -> epoch seconds."""
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
-    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    else:
+        if math.isfinite(seconds):
+            return seconds
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"{path}: line {line}: cannot read the timestamp {text!r}; write timestamps in "
+                         "ISO 8601 (e.g. 2020-01-02 00:00:00 or 2020-01-02T00:00:00Z) or as epoch seconds") from None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=timezone.utc)
     return stamp.timestamp()
@@ -213,7 +237,9 @@ def parse_args(argv=None):
     parser.add_argument("--set", action="append", type=_setting, metavar="NAME=VALUE",
                         help="a parameter of the predictive policy (Predictive.__init__), the value in JSON; "
                              "repeat for several, e.g. --set budget_share=0.98")
-    parser.add_argument("--json", action="store_true", help='print {"hpa": {...}, "predictive": {...}}')
+    parser.add_argument("--json", action="store_true",
+                        help='print {"hpa": {...}, "predictive": {...}}, each policy\'s figures with its "setup" '
+                             '(trace, capacity, delays, and for the predictive policy "set", what --set changed)')
     args = parser.parse_args(argv)
     if args.interval <= 0 or not 0 < args.target_utilization <= 1:
         parser.error("--interval must be > 0 and --target-utilization in (0, 1]")
@@ -271,11 +297,13 @@ def run_one(args, path, quiet=False):
     grid, demand = resample(t, v, args.interval)
     warmup_steps = int(min(args.warmup_hours * 3600.0 / args.interval, len(grid) / 10))
     capacity = args.capacity or default_capacity(grid, demand, warmup_steps, args.warmup_peak_replicas)
-    results = {p: simulate(p, grid, demand, args, capacity, warmup_steps) for p in (args.policy or POLICIES)}
-    results["setup"] = {"trace": os.path.basename(path), "capacity": round(capacity, 6),
-                        "interval": args.interval, "startup": args.startup,
-                        "scrape_delay": args.scrape_delay, "target_utilization": args.target_utilization,
-                        "predictive": args.set}
+    setup = {"trace": os.path.basename(path), "capacity": round(capacity, 6), "interval": args.interval,
+             "startup": args.startup, "scrape_delay": args.scrape_delay,
+             "target_utilization": args.target_utilization}
+    results = {}
+    for policy in args.policy or POLICIES:
+        results[policy] = simulate(policy, grid, demand, args, capacity, warmup_steps)
+        results[policy]["setup"] = dict(setup, set=args.set) if policy == "predictive" else dict(setup)
     if quiet:
         return results
     if args.json:
@@ -285,7 +313,7 @@ def run_one(args, path, quiet=False):
           f"capacity {capacity:.4g} per replica, start-up {args.startup:g} s, scrape delay {args.scrape_delay:g} s")
     print(f"{'policy':<12}{'SLO-violation min':>19}{'replica-hours':>15}{'mean replicas':>15}"
           f"{'incidents':>11}{'longest min':>13}")
-    for policy, r in ((k, r) for k, r in results.items() if k != "setup"):
+    for policy, r in results.items():
         print(f"{policy:<12}{r['slo_violation_minutes']:>19}{r['replica_hours']:>15.1f}{r['mean_replicas']:>15.2f}"
               f"{r['incidents']:>11}{r['longest_incident_minutes']:>13}")
     if "hpa" in results and "predictive" in results:

@@ -6,7 +6,7 @@
 
 Usage (from the repository root, with the test venv active)::
 
-    PYTHONPATH=.build/collections nice python benchmarks/crypto.py [--size-mib 1024] [--chunk-kib 1024]
+    PYTHONPATH=.build/collections nice python benchmarks/crypto.py [--size-mib 1100] [--chunk-kib 1024]
 
 Each encrypt and decrypt runs in its own child process (one thread, so one
 core); the parent reads the child's peak resident set size with wait4(), and
@@ -14,14 +14,19 @@ the child reports its wall and CPU time. "file" rows go file to file;
 "stream" rows encrypt generated input into a discarding sink and decrypt
 the encrypted file into a discarding sink, to show the cost of the cipher
 and framing apart from the kernel's page-cache writes. A run on a small file gives the baseline
-that shows memory does not grow with the file. Files go to --dir (default
-/dev/shm when it exists, to measure the cipher rather than the disk) and are
-removed at the end.
+that shows memory does not grow with the file; the default large file is
+1100 MiB, above 1 GiB. Every "file" round trip is checked: the parent hashes
+(SHA-256) the random plaintext as it writes it and the decrypted file once the
+decrypt child has exited, a block at a time (no whole-file buffer, not in the
+children's times or peak RSS), and exits non-zero if the two differ. Files go
+to --dir (default /dev/shm when it exists, to measure the cipher rather than
+the disk) and are removed at the end, also on failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -89,30 +94,52 @@ def run_child(op, ring, src, dest, chunk):
 
 
 def make_input(path, size):
-    block = os.urandom(4 << 20)
+    """Write 'size' random bytes (fresh 4 MiB blocks, so misplaced chunks differ); their SHA-256."""
+    digest = hashlib.sha256()
     with open(path, "wb") as handle:
         left = size
         while left > 0:
-            handle.write(block[:min(left, len(block))])
+            block = os.urandom(min(left, 4 << 20))
+            handle.write(block)
+            digest.update(block)
             left -= len(block)
+    return digest.hexdigest()
+
+
+def sha256_of(path):
+    """SHA-256 and size of a file, read a block at a time into one buffer."""
+    digest, buf, size = hashlib.sha256(), bytearray(4 << 20), 0
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as handle:
+        count = handle.readinto(buf)
+        while count:
+            digest.update(view[:count])
+            size += count
+            count = handle.readinto(buf)
+    return digest.hexdigest(), size
 
 
 def measure(workdir, ring, size, chunk):
     src = os.path.join(workdir, "plain-%d" % size)
     enc, dec = src + ".enc", src + ".dec"
-    make_input(src, size)
+    plain_sha256 = make_input(src, size)
     rows = []
     for mode in ("file", "stream"):
         if mode == "file":
             enc_s, enc_user, enc_sys, enc_rss = run_child("encrypt", ring, src, enc, chunk)
             os.unlink(src)
             dec_s, dec_user, dec_sys, dec_rss = run_child("decrypt", ring, enc, dec, chunk)
+            dec_sha256, dec_size = sha256_of(dec)  # after the child: outside its time and RSS
             os.unlink(dec)
+            if (dec_sha256, dec_size) != (plain_sha256, size):
+                sys.exit("round trip FAILED at %d MiB: plaintext %d bytes, SHA-256 %s; decrypted %d bytes, "
+                         "SHA-256 %s" % (size >> 20, size, plain_sha256, dec_size, dec_sha256))
         else:
             enc_s, enc_user, enc_sys, enc_rss = run_child("encrypt-stream", ring, "-", str(size), chunk)
             dec_s, dec_user, dec_sys, dec_rss = run_child("decrypt-stream", ring, enc, "-", chunk)
             os.unlink(enc)
         rows.append(dict(mode=mode, size_bytes=size, chunk_bytes=chunk,
+                         round_trip_sha256=plain_sha256 if mode == "file" else None,
                          encrypt_gb_per_s=size / enc_s / 1e9, decrypt_gb_per_s=size / dec_s / 1e9,
                          encrypt_gb_per_cpu_s=size / max(enc_user + enc_sys, 1e-3) / 1e9,
                          decrypt_gb_per_cpu_s=size / max(dec_user + dec_sys, 1e-3) / 1e9,
@@ -124,7 +151,7 @@ def measure(workdir, ring, size, chunk):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--size-mib", type=int, default=1100)
     parser.add_argument("--baseline-mib", type=int, default=16)
     parser.add_argument("--chunk-kib", type=int, default=1024)
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
@@ -154,6 +181,9 @@ def main():
         print("%-6s %-8s" % (row["mode"], "%d MiB" % (row["size_bytes"] >> 20))
               + "".join(" %12.2f" % v for v in values))
     print("chunk %d KiB" % args.chunk_kib)
+    print("round trip verified (SHA-256 of plaintext == SHA-256 of decrypted file): "
+          + ", ".join("%d MiB %s..." % (row["size_bytes"] >> 20, row["round_trip_sha256"][:16])
+                      for row in results if row["mode"] == "file"))
     print(json.dumps(dict(results=results, python=sys.version.split()[0], cpus=os.cpu_count(),
                           load_average=os.getloadavg(),
                           when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))))

@@ -22,6 +22,9 @@ description:
   - The deciders' state (recommendation history, forecasts) is saved per
     service in O(state_dir) at the end of a run, except in check mode, where
     the callback decides and reports but saves nothing.
+  - Only what a decider learned is read back from O(state_dir). Its
+    settings come from the options and O(config_file) of the current run,
+    so a setting that is removed takes its default again.
 version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 requirements:
@@ -85,7 +88,10 @@ options:
       - section: lepton_autoscaler
         key: target_p95_latency_seconds
   target_cpu:
-    description: When set, CPU cores per replica is another metric with this target.
+    description:
+      - When set, CPU cores per replica is another metric with this target.
+      - As a Kubernetes HPA does, the CPU of replicas that are not ready yet
+        is set aside (they count as 0 on a scale-up).
     type: float
     env:
       - name: LEPTON_AUTOSCALE_TARGET_CPU

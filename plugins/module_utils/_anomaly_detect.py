@@ -149,6 +149,23 @@ def _finite(x):
     return x if math.isfinite(x) else None
 
 
+def _warm(detector, d, xs, opts):
+    """Raise ValueError when ``xs`` has no usable point after the online detector ``d`` warmed up.
+
+    An online detector scores 0 while it warms up: that is no evidence of
+    health, so a series that never gets past it is inconclusive, not normal.
+    """
+    need = d.warmup_points_
+    if math.isinf(need):
+        raise ValueError("%s never warms up with window=%d: the window is shorter than its warm-up; use a larger "
+                         "window" % (detector, opts["window"]))
+    usable = int(np.count_nonzero(~np.isnan(xs)))
+    if usable <= need:
+        raise ValueError("%d usable point(s), but %s learns from the first %d before it scores one: at least %d "
+                         "are needed" % (usable, detector, need, need + 1))
+    return int(need)
+
+
 def _scores(detector, ts, xs, nb, opts):
     """(score, z-equivalent, z_alpha, band or None, model dict) for every point."""
     alpha, two = opts["alpha"], opts["two_sided"]
@@ -171,16 +188,18 @@ def _scores(detector, ts, xs, nb, opts):
     if detector in ("ewma", "rolling_zscore"):
         d = (online.EwmaDetector(halflife=opts["halflife"], alpha=alpha, two_sided=True) if detector == "ewma"
              else online.RollingZScore(window=opts["window"], alpha=alpha, two_sided=True))
+        need = _warm(detector, d, xs, opts)
         s = d.score(xs)
-        return s, s, d.z_alpha_, None, {}
+        return s, s, d.z_alpha_, None, {"warmup_points": need}
     d = novelty.NoveltyDetector(window=opts["window"], suppress=opts["suppress"], alpha=alpha)
+    need = _warm(detector, d, xs, opts)
     s, raw = np.empty(xs.size), np.empty(xs.size)
     for i, x in enumerate(xs.tolist()):
         s[i] = d.score_one(x)
         raw[i] = 1.0 - 10.0 ** -d.last_surprise_  # before suppression: still high during an incident
     with np.errstate(divide="ignore"):
         z = ndtri(np.clip(raw, 0.0, 1.0))
-    return s, z, float(ndtri(alpha)), None, {}
+    return s, z, float(ndtri(alpha)), None, {"warmup_points": need}
 
 
 def analyse_one(series, detector, opts):
@@ -223,8 +242,13 @@ def analyse_one(series, detector, opts):
     else:
         p = float(ndtr(z_alpha - zl)) if not math.isnan(zl) else float("nan")
     res["probability_within"] = _finite(p)
-    res["summary"] = "%s: %s, %d anomalous point(s) in %d evaluated" % (
-        res["name"], "ANOMALOUS NOW" if res["anomalous_now"] else "normal now", idx.size, n - nb)
+    warming = 0
+    if "warmup_points" in model:  # online: points scored 0 only because the detector was still learning
+        usable = ~np.isnan(xs)
+        warming = int(np.count_nonzero(usable[nb:] & (np.cumsum(usable)[nb:] <= model["warmup_points"])))
+    res["summary"] = "%s: %s, %d anomalous point(s) in %d evaluated%s" % (
+        res["name"], "ANOMALOUS NOW" if res["anomalous_now"] else "normal now", idx.size, n - nb,
+        " (the first %d while %s warmed up)" % (warming, detector) if warming else "")
     arrays = {"t": ts, "x": xs, "flags": flags, "band": band, "nb": nb}
     return res, arrays
 
@@ -254,13 +278,13 @@ def analyse(series_list, detector, opts):
                    summary="inconclusive: no series could be evaluated")
         return out, arrays
     anomalous = bool(now) or system["anomalous"]
-    skipped = len(results) - len(usable)
+    skipped = [r["name"] for r in results if r["inconclusive"]]
     out.update(anomalous=anomalous, inconclusive=False, status="anomalous" if anomalous else "normal",
                reason=None,
                summary="%s: %d of %d series anomalous now%s; system probability %.3g (alert below %.3g)%s" % (
                    "ANOMALOUS" if anomalous else "normal", len(now), len(usable),
                    " (%s)" % ", ".join(now[:5]) if now else "", system_p, opts["system_level"],
-                   "; %d series inconclusive" % skipped if skipped else ""))
+                   "; %d series inconclusive (%s)" % (len(skipped), ", ".join(skipped[:5])) if skipped else ""))
     return out, arrays
 
 

@@ -37,12 +37,13 @@ def _path(points):
 
 
 def _chart(result, arrays):
+    """(SVG of one series, True when a threshold line was drawn)."""
     t, x, flags, band, nb = arrays["t"], arrays["x"], arrays["flags"], arrays["band"], arrays["nb"]
     ys = [v for v in x.tolist() if math.isfinite(v)]
     if band is not None:
         ys += [v for b in band for v in b.tolist() if math.isfinite(v)]
     if not ys:
-        return "<p>No finite values.</p>"
+        return "<p>No finite values.</p>", False
     lo, hi = min(ys), max(ys)
     if hi == lo:
         lo, hi = lo - 1.0, hi + 1.0
@@ -57,10 +58,12 @@ def _chart(result, arrays):
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img">' % (W, H),
              '<rect x="%.1f" y="0" width="%.1f" height="%d" fill="#f1f3f5"><title>baseline</title></rect>' % (
                  PAD, max(sx(t[min(nb, len(t) - 1)]) - PAD, 0.0), H)]
+    drawn = False
     if band is not None:
         for b, label in ((band[1], "upper threshold"), (band[0], "lower threshold")):
             pts = [(sx(a), sy(v)) if math.isfinite(v) else None for a, v in zip(t.tolist(), b.tolist())]
             if any(pts):
+                drawn = True
                 parts.append('<path d="%s" fill="none" stroke="#e8590c" stroke-dasharray="5,4"><title>%s</title></path>' % (
                     _path(pts), label))
     pts = [(sx(a), sy(v)) if math.isfinite(v) else None for a, v in zip(t.tolist(), x.tolist())]
@@ -73,15 +76,19 @@ def _chart(result, arrays):
     parts.append('<text x="%d" y="%d" font-size="11">%s</text>' % (PAD, H - 6, _fmt_time(t0)))
     parts.append('<text x="%d" y="%d" font-size="11" text-anchor="end">%s</text>' % (W - PAD, H - 6, _fmt_time(t1)))
     parts.append("</svg>")
-    return "".join(parts)
+    return "".join(parts), drawn
 
 
 def render(result, arrays, title="Anomaly report"):
     """The whole report as one HTML string."""
-    rows = []
+    rows, banded = [], False
     for res, arr in zip(result.get("series", []), arrays):
         state = "inconclusive" if res.get("inconclusive") else ("ANOMALOUS NOW" if res.get("anomalous_now") else "normal")
-        body = _chart(res, arr) if arr is not None else "<p>%s</p>" % html.escape(res.get("reason") or "")
+        if arr is not None:
+            body, drawn = _chart(res, arr)
+            banded = banded or drawn
+        else:
+            body = "<p>%s</p>" % html.escape(res.get("reason") or "")
         rows.append('<section><h2>%s <small class="%s">%s</small></h2>%s<p>%d anomalous point(s).</p></section>' % (
             html.escape(res["name"]), state.split()[0].lower(), state, body, res.get("anomaly_count", 0)))
     return """<!DOCTYPE html>
@@ -90,11 +97,12 @@ def render(result, arrays, title="Anomaly report"):
 .anomalous{{color:#e03131}} .normal{{color:#2b8a3e}} .inconclusive{{color:#868e96}}
 section{{border-top:1px solid #dee2e6;padding-top:.5em}}</style></head><body>
 <h1>{title}</h1><p><strong>{summary}</strong></p>
-<p>Detector <code>{detector}</code>. Grey: baseline. Dashed: threshold band. Red dots: anomalous points.</p>
+<p>Detector <code>{detector}</code>. Grey: baseline.{dashed} Red dots: anomalous points.</p>
 {rows}
 </body></html>
 """.format(title=html.escape(title), summary=html.escape(result.get("summary", "")),
-           detector=html.escape(result.get("detector", "")), rows="\n".join(rows))
+           detector=html.escape(result.get("detector", "")), rows="\n".join(rows),
+           dashed=" Dashed: threshold band." if banded else "")
 
 
 def update_report(path, page, check_mode=False):

@@ -33,7 +33,7 @@ from urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
-    CONTAINER_ARGUMENT_SPEC, DockerError, healthcheck_config)
+    CONTAINER_ARGUMENT_SPEC, DockerError, healthcheck_config, run_as)
 from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import (
     DEFAULT_STATE_DIR, HASH_LABEL, SERVICE_LABEL, SLOT_LABEL, remove_record, service_lock, write_record)
 
@@ -69,7 +69,7 @@ def parse_memory(value):
     return int(text)
 
 
-def desired_spec(params, image_id):
+def desired_spec(params, image_id, image_user=None):
     """The container spec every replica of the service must have, and its hash.
 
     ``params`` holds the module options (name, image, env, limits ...). The
@@ -103,7 +103,7 @@ def desired_spec(params, image_id):
         environment=dict((k, str(v)) for k, v in (params.get('env') or {}).items()),
         labels=dict((k, str(v)) for k, v in (params.get('labels') or {}).items()),
         container_port=int(params.get('container_port') or 8000),
-        user=params.get('user'),
+        user=run_as(params.get('user'), image_user),
         host_config=host_config,
         healthcheck=healthcheck,
         stop_timeout=int(params.get('stop_timeout') or 15),
@@ -146,18 +146,23 @@ def moved(replicas, address, port_start):
 def plan_rollout(replicas, desired_hash, count, retire=True):
     """Decide the rollout from the current replicas (``replica_view`` dicts).
 
-    Returns a dict: ``keep`` (current, running), ``scale_down`` (current
-    replicas beyond ``count``), ``stale`` (old config, running: retired one
-    batch at a time), ``remove`` (not running: replaced), ``start`` (how many
-    new replicas) and ``changed``.
+    Returns a dict: ``keep`` (current, serving), ``scale_down`` (current
+    replicas beyond ``count``), ``stale`` (old config, serving: retired one
+    batch at a time), ``remove`` (stopped, or unhealthy by Docker's
+    healthcheck: replaced), ``start`` (how many new replicas) and ``changed``.
     """
-    current = sorted((r for r in replicas if r['hash'] == desired_hash and r['running']), key=lambda r: r['slot'])
-    stale = sorted((r for r in replicas if r['hash'] != desired_hash and r['running']), key=lambda r: r['slot'])
-    remove = [r for r in replicas if not r['running']]
+    serving = [r for r in replicas if r['running'] and r['health'] != 'unhealthy']
+    current = sorted((r for r in serving if r['hash'] == desired_hash), key=lambda r: r['slot'])
+    stale = sorted((r for r in serving if r['hash'] != desired_hash), key=lambda r: r['slot'])
+    remove = [r for r in replicas if r not in serving]
     keep, scale_down = current[:count], current[count:]
     start = count - len(keep)
     changed = bool(scale_down or remove or start or (stale and retire))
     return dict(keep=keep, scale_down=scale_down, stale=stale, remove=remove, start=start, changed=changed)
+
+
+def _why_replaced(replica):
+    return 'unhealthy' if replica['running'] else 'not running'
 
 
 def free_slots(taken, how_many):
@@ -208,16 +213,16 @@ class Deployer:
         return dict(name=replica['name'], address=self.params['bind_address'], port=self.port_of(replica['slot']),
                     version=replica['version'], slot=replica['slot'], container_id=replica['id'][:12])
 
-    def image_id(self, check_mode=False):
-        """The local id of the image; in check mode a missing one (built by an earlier task) is a change."""
+    def image(self, check_mode=False):
+        """The local id and the user of the image; in check mode a missing one (built by an earlier task) is a change."""
         image = self.client.image(self.params['image'])
         if image is None and check_mode:
             self.actions.append('image %s is not built yet' % self.params['image'])
-            return 'not built yet'
+            return 'not built yet', None
         if image is None:
             raise DeployError('image %s does not exist on this host; build it first (lepton.aiops.image_build)'
                               % self.params['image'])
-        return image['Id']
+        return image['Id'], (image.get('Config') or {}).get('User') or ''
 
     # The four beats ----------------------------------------------------------
     def run(self, check_mode=False):
@@ -257,7 +262,7 @@ class Deployer:
                     self.retire(replica, remove=True)
             return dict(changed=changed, endpoints=[], retiring=[], actions=self.actions,
                         diff=dict(before=before, after={}))
-        spec = desired_spec(self.params, self.image_id(check_mode))
+        spec = desired_spec(self.params, *self.image(check_mode))
         replicas = moved(replicas, self.params['bind_address'], int(self.params['published_port_start']))
         plan = plan_rollout(replicas, spec['hash'], int(self.params['replicas']), self.params['retire'])
         after = dict(image=spec['image'], version=spec['version'], replicas=int(self.params['replicas']),
@@ -282,7 +287,7 @@ class Deployer:
                     containers=sorted(r['name'] for r in replicas))
 
     def describe(self, plan):
-        self.actions.extend('remove %s (not running)' % r['name'] for r in plan['remove'])
+        self.actions.extend('remove %s (%s)' % (r['name'], _why_replaced(r)) for r in plan['remove'])
         self.actions.extend('scale down %s' % r['name'] for r in plan['scale_down'])
         if plan['start']:
             self.actions.append('start %d new replica(s)' % plan['start'])
@@ -293,7 +298,9 @@ class Deployer:
     # Rollout -------------------------------------------------------------------
     def rollout(self, spec, plan):
         for replica in plan['remove']:
-            self.actions.append('remove %s (not running)' % replica['name'])
+            self.actions.append('remove %s (%s)' % (replica['name'], _why_replaced(replica)))
+            if replica['running']:   # unhealthy: it still drains like any replica
+                self.client.stop_container(replica['name'], int(self.params['stop_timeout']))
             self.client.remove_container(replica['name'])
         for replica in plan['scale_down']:
             self.retire(replica, remove=True)

@@ -52,6 +52,28 @@ CONTAINER_ARGUMENT_SPEC = dict(
 )
 
 
+# The user of a replica whose image runs as root and whose task names none.
+NOBODY = '65534:65534'
+
+
+def run_as(requested, image_user):
+    """The user a replica runs as (``None``: the image's own).
+
+    ``requested`` when given (C(root) included: an explicit choice);
+    otherwise the image's user, unless the image runs as root (its
+    ``Config.User`` is empty, ``root`` or ``0``), then :data:`NOBODY`.
+    ``image_user`` is ``None`` when the image is not known here.
+
+    >>> run_as(None, '10001'), run_as(None, ''), run_as(None, 'root:root'), run_as('0', ''), run_as(None, None)
+    (None, '65534:65534', '65534:65534', '0', None)
+    """
+    if requested:
+        return requested
+    if image_user is not None and image_user.split(':')[0] in ('', 'root', '0'):
+        return NOBODY
+    return None
+
+
 def nanoseconds(seconds):
     """Docker's durations are nanoseconds; None stays None."""
     return None if seconds is None else int(round(float(seconds) * 1e9))

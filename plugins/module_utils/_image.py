@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -52,14 +53,74 @@ def context_files(path, dockerfile='Dockerfile'):
                   if os.path.islink(os.path.join(path, rel)) or not os.path.isdir(os.path.join(path, rel)))
 
 
-def context_hash(path, dockerfile='Dockerfile', buildargs=None, labels=None, target=None):
-    """SHA-256 over the build context files (names, modes, contents) and the build options."""
+_ARG_REF = re.compile(r'\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))')
+
+
+def _instructions(text):
+    """``(KEYWORD, arguments)`` of a Dockerfile, continuation lines joined, comments dropped."""
+    logical = ''
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith('#'):
+            continue
+        if stripped.endswith('\\'):
+            logical += stripped[:-1] + ' '
+            continue
+        logical += stripped
+        if logical:
+            keyword, _sep, rest = logical.partition(' ')
+            yield keyword.upper(), rest.strip()
+        logical = ''
+
+
+def base_images(text, buildargs=None):
+    """The images the ``FROM`` lines of Dockerfile ``text`` build on.
+
+    ``ARG``s declared before the first ``FROM`` are substituted (a build
+    argument wins over the declared default); ``scratch`` and the names of
+    earlier stages are not images.
+
+    >>> base_images('ARG BASE=lepton/base:bookworm\\nFROM ${BASE} AS build\\nFROM build\\nFROM scratch\\n')
+    ['lepton/base:bookworm']
+    >>> base_images('ARG BASE\\nFROM --platform=linux/amd64 $BASE', {'BASE': 'debian:12'})
+    ['debian:12']
+    """
+    args, stages, images = {}, set(), []
+    buildargs = buildargs or {}
+    for keyword, rest in _instructions(text):
+        if keyword == 'ARG' and not stages and not images:
+            name, sep, default = rest.partition('=')
+            args[name.strip()] = buildargs.get(name.strip(), default.strip().strip('"\'') if sep else '')
+        elif keyword == 'FROM':
+            words = [w for w in rest.split() if not w.startswith('--')]
+            if not words:
+                continue
+            ref = _ARG_REF.sub(lambda m: args.get(m.group(1) or m.group(3)) or (m.group(2) or ''), words[0])
+            if ref.lower() not in stages | {'scratch'} and ref not in images:
+                images.append(ref)
+            if len(words) >= 3 and words[1].upper() == 'AS':
+                stages.add(words[2].lower())
+    return images
+
+
+def _check_context(path, dockerfile):
     if not os.path.isdir(path):
         raise DockerError('build context %s is not a directory' % path)
     if not os.path.isfile(os.path.join(path, dockerfile)):
         raise DockerError('Dockerfile %s not found in the build context %s' % (dockerfile, path))
+
+
+def context_hash(path, dockerfile='Dockerfile', buildargs=None, labels=None, target=None, bases=None):
+    """SHA-256 over the build context files (names, modes, contents) and the build options.
+
+    ``bases`` maps the images the Dockerfile builds on to their local ids,
+    so a rebuilt base image rebuilds the images on top of it.
+    """
+    _check_context(path, dockerfile)
     digest = hashlib.sha256()
     options = dict(dockerfile=dockerfile, buildargs=buildargs or {}, labels=labels or {}, target=target)
+    if bases:
+        options['bases'] = bases
     digest.update(json.dumps(options, sort_keys=True).encode())
     for rel in context_files(path, dockerfile):
         full = os.path.join(path, rel)
@@ -163,7 +224,10 @@ def build_image(client, name, path, dockerfile='Dockerfile', tags=(), buildargs=
     """Build, tag and push as needed; return the module result (changed, image, actions, diff)."""
     buildargs = {k: str(v) for k, v in (buildargs or {}).items()}
     labels = {k: str(v) for k, v in (labels or {}).items()}
-    digest = context_hash(path, dockerfile, buildargs, labels, target)
+    _check_context(path, dockerfile)
+    with open(os.path.join(path, dockerfile), encoding='utf-8') as handle:
+        bases = {ref: (client.image(ref) or {}).get('Id') for ref in base_images(handle.read(), buildargs)}
+    digest = context_hash(path, dockerfile, buildargs, labels, target, bases)
     refs = [name] + [t for t in tags if t != name]
     plan = plan_build(client, name, refs[1:], digest, force)
     actions, log = [], None

@@ -53,10 +53,10 @@ def _index(series, per_replica):
 
 
 def no_data(reason, timestamp):
-    """The record of a service Prometheus cannot tell anything about."""
-    return {"ok": False, "reason": reason, "timestamp": timestamp, "replicas": 0, "ready_replicas": 0,
-            "request_rate": None, "request_rate_per_replica": {}, "p95_latency_seconds": None,
-            "error_ratio": None, "cpu_per_replica": {}, "memory_per_replica": {}}
+    """The record of a service Prometheus cannot tell anything about: no numbers, not zeros."""
+    return {"ok": False, "reason": reason, "timestamp": timestamp, "replicas": None, "ready_replicas": None,
+            "ready_replica_names": None, "request_rate": None, "request_rate_per_replica": {},
+            "p95_latency_seconds": None, "error_ratio": None, "cpu_per_replica": {}, "memory_per_replica": {}}
 
 
 def assemble(results, services, timestamp, job):
@@ -85,7 +85,7 @@ def assemble(results, services, timestamp, job):
         total = sum(rates.values()) if rates else None
         record = no_data(None, timestamp)
         record.update(
-            ok=True, replicas=len(targets), ready_replicas=len(ready_replicas),
+            ok=True, replicas=len(targets), ready_replicas=len(ready_replicas), ready_replica_names=ready_replicas,
             request_rate=total, request_rate_per_replica=rates,
             p95_latency_seconds=p95.get(service),
             error_ratio=(errors.get(service, 0.0) / total) if total else None,

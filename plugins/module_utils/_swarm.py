@@ -27,7 +27,7 @@ import time
 from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
     SERVICE_LABEL, VERSION_LABEL, parse_memory, version_of)
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import (
-    CONTAINER_ARGUMENT_SPEC, APIError, DockerError, DockerException, NotFound, healthcheck_config, nanoseconds)
+    CONTAINER_ARGUMENT_SPEC, APIError, DockerError, DockerException, NotFound, healthcheck_config, nanoseconds, run_as)
 
 IMAGE_LABEL = 'lepton.image'
 HASH_LABEL = 'lepton.spec-hash'
@@ -51,11 +51,13 @@ def _flow(config):
                          MaxFailureRatio=config.get('max_failure_ratio'), Order=config.get('order')))
 
 
-def build_spec(params, image):
+def build_spec(params, image, image_user=None):
     """The service spec (Engine API shape) for the options in ``params``.
 
     ``image`` is what the tasks run: the local image id when the image is
-    pinned, else the reference as given. Pure: same inputs, same spec.
+    pinned, else the reference as given; ``image_user`` is the user the image
+    runs as, when the image is on this node (see ``run_as``). Pure: same
+    inputs, same spec.
     """
     version = version_of(params['image'], params.get('version'))
     labels = dict((k, str(v)) for k, v in (params.get('labels') or {}).items())
@@ -71,7 +73,7 @@ def build_spec(params, image):
         Args=list(params['command']) if params.get('command') else None,
         Env=['%s=%s' % (k, v) for k, v in sorted((params.get('env') or {}).items())] or None,
         Labels=container_labels,
-        User=params.get('user') or None,
+        User=run_as(params.get('user'), image_user),
         ReadOnly=bool(params.get('read_only')),
         Mounts=mounts or None,
         CapabilityDrop=list(params.get('cap_drop') or []) or None,
@@ -259,9 +261,10 @@ class SwarmClient:
             raise SwarmError('this Docker Engine is a swarm worker, not a manager; run the task against a manager '
                              'node (`docker node ls` on a manager lists them)')
 
-    def image_id(self, ref):
+    def local_image(self, ref):
+        """``(id, user)`` of the image on this node, ``(None, None)`` when it is not here."""
         image = self.docker.image(ref)
-        return image['Id'] if image else None
+        return (image['Id'], (image.get('Config') or {}).get('User') or '') if image else (None, None)
 
     def containers(self, service_id):
         """The containers of a service's tasks on this node."""
@@ -358,7 +361,7 @@ class SwarmService:
         before = managed_view(current['Spec'], names) if current else None
         if self.params['state'] == 'absent':
             return self.remove(current, before, check_mode)
-        desired = build_spec(self.params, self.image(check_mode))
+        desired = build_spec(self.params, *self.image(check_mode))
         self.validate(desired)
         after = managed_view(desired)
         changed, fields = compare(before, after)
@@ -375,21 +378,21 @@ class SwarmService:
         return dict(result, **self.describe(service_id))
 
     def image(self, check_mode=False):
-        """The image reference the tasks run: the local image id unless pinning is off.
+        """The image reference the tasks run (the local image id unless pinning is off) and its user.
 
         In check mode an image that is not built yet (an earlier task of the
         same play builds it) is a change, not an error.
         """
         ref = self.params['image']
+        image_id, user = self.client.local_image(ref)
         if not self.params.get('pin_image', True):
-            return ref
-        image_id = self.client.image_id(ref)
+            return ref, user
         if image_id is None and check_mode:
-            return '%s (not built yet)' % ref
+            return '%s (not built yet)' % ref, None
         if image_id is None:
             raise SwarmError('image %s does not exist on this Docker host; build it first (lepton.aiops.image_build) '
                              'or pull it, or set pin_image=false to let every node pull it from its registry' % ref)
-        return image_id
+        return image_id, user
 
     def validate(self, spec):
         missing = sorted(set(self.params.get('networks') or []) - self.client.swarm_networks())

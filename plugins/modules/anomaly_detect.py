@@ -22,7 +22,9 @@ description:
     Correlated services make this product pessimistic.
   - A Prometheus that cannot be reached, answers with an error, or returns no data gives
     C(inconclusive=true) with the reason, never a healthy answer and never a failure. A series too short
-    for its baseline is inconclusive on its own.
+    for its baseline is inconclusive on its own, and so is a series too short for an online detector to warm
+    up, since it scores nothing while it learns. V(ewma) and V(rolling_zscore) learn from the first 10 usable
+    points, V(novelty) from the first 114, and score only the points after them.
   - Runs where it is delegated to, usually the controller with C(delegate_to=localhost); needs numpy and scipy there.
 version_added: 0.1.0
 author: lepton.aiops contributors (@lepton-aiops)
@@ -30,6 +32,7 @@ requirements:
   - numpy
   - scipy
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_monitoring
   - lepton.aiops.prometheus
 options:
   series:
@@ -64,7 +67,8 @@ options:
         to the same phase one period earlier, each ranked against its own history, with suppression). An incident
         V(novelty) reported is no match for the next shape until it recurs, and a huge outlier does not widen what
         it learns as normal.
-      - For the online detectors (V(ewma), V(rolling_zscore), V(novelty)) the baseline only warms them up.
+      - For the online detectors (V(ewma), V(rolling_zscore), V(novelty)) the baseline only warms them up; they
+        have no threshold band.
     type: str
     choices: [gaussian, robust, seasonal, ewma, rolling_zscore, novelty]
     default: gaussian
@@ -103,7 +107,9 @@ options:
     type: float
     default: 50
   window:
-    description: Points of history of V(rolling_zscore) and V(novelty).
+    description:
+      - Points of history of V(rolling_zscore) and V(novelty).
+      - Below 10 V(rolling_zscore), and below 57 V(novelty), never warm up and every series is inconclusive.
     type: int
     default: 1000
   suppress:
@@ -128,8 +134,8 @@ options:
     default: 50
   report:
     description:
-      - Write a self-contained HTML page (inline SVG) showing each series, its baseline, threshold band and
-        anomalies to this path (0644). The task reports a change when the page differs from the file.
+      - Write a self-contained HTML page (inline SVG) showing each series, its baseline, its threshold band
+        (V(gaussian), V(robust), V(seasonal)) and anomalies to this path (0644). The task reports a change when the page differs from the file.
         Not written in check mode, but the change is predicted.
     type: path
 attributes:
@@ -180,7 +186,9 @@ anomalous:
   returned: always
   type: bool
 inconclusive:
-  description: True when no series could be evaluated (Prometheus unreachable, no data, baselines too short).
+  description: >-
+    True when no series could be evaluated (Prometheus unreachable, no data, baselines too short, series too short
+    for an online detector to warm up).
   returned: always
   type: bool
 status:
@@ -252,7 +260,10 @@ series:
       description: All anomalous points after the baseline.
       type: int
     baseline:
-      description: What was learned, for example C(mu), C(sigma), C(threshold), C(lower_threshold).
+      description:
+        - What was learned, for example C(mu), C(sigma), C(threshold), C(lower_threshold) (null when one-sided)
+          for V(gaussian) and V(robust).
+        - For the online detectors, C(warmup_points), the usable points they learn from before they score one.
       type: dict
     probability_within:
       description: Pr(latest point within threshold).

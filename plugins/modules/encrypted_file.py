@@ -33,6 +33,8 @@ attributes:
   diff_mode:
     support: full
     description: Shows whether the target is encrypted and under which key version, never content.
+extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_security
 options:
   path:
     description:

@@ -11,14 +11,17 @@ description:
     Docker Engine's builder, tags it, and optionally pushes it.
   - Idempotent by content, not by name. The module hashes the build context
     (file names, modes and contents, honouring C(.dockerignore)) together with
-    the Dockerfile name, build arguments, labels and target, and records the
-    hash in the image label C(lepton.aiops.context-hash). When the image
+    the Dockerfile name, build arguments, labels and target, and the local ids
+    of the images its C(FROM) lines name (so an image is rebuilt when the base
+    image it builds on was rebuilt), and records the hash in the image label
+    C(lepton.aiops.context-hash). When the image
     O(name) already carries the same hash, nothing is built and the result is
     C(changed=false).
   - In check mode the module reports whether it would build, retag or push.
 version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_docker
   - lepton.aiops.docker
   - ansible.builtin.action_common_attributes
 options:

@@ -27,6 +27,7 @@ description:
     been run against a real cluster.
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_security
   - lepton.aiops.kubernetes
 requirements:
   - kubernetes >= 24.2 (only with O(kubeconfig) or O(host))

@@ -46,6 +46,7 @@ description:
     API server."
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_security
   - lepton.aiops.kubernetes
 requirements:
   - kubernetes >= 24.2

@@ -29,6 +29,8 @@ attributes:
   diff_mode:
     support: full
     description: Shows the current version and the list of versions, never keys.
+extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_security
 options:
   name:
     description:

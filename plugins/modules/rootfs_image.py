@@ -18,6 +18,7 @@ description:
 version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_docker
   - lepton.aiops.docker
   - ansible.builtin.action_common_attributes
 options:

@@ -20,14 +20,18 @@ description:
     rolled back (O(rollback)). The new replicas are removed and the retired
     old ones started again, so the old version keeps serving; the task fails
     and reports C(rolled_back=true).
+  - A replica that stopped, or that Docker's healthcheck reports unhealthy,
+    is replaced on the next run (stopped gracefully first, then started
+    afresh in its slot and gated like any new replica).
   - Returns the endpoints of the ready replicas, for load balancers and
     Prometheus.
   - Containers run hardened by default; a read-only root filesystem with a
-    tmpfs C(/tmp), all capabilities dropped, and C(no-new-privileges). The
-    user is the image's (the demo image runs as an unprivileged user).
+    tmpfs C(/tmp), all capabilities dropped, C(no-new-privileges), and a
+    non-root user (see O(user)).
 version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_docker
   - lepton.aiops.docker
   - lepton.aiops.docker.container
   - ansible.builtin.action_common_attributes
@@ -145,7 +149,10 @@ options:
     description: Docker network (network mode) to attach the replicas to.
     type: str
   user:
-    description: Run as this user (C(uid[:gid]) or name); defaults to the image's user.
+    description:
+      - Run as this user (C(uid[:gid]) or name).
+      - By default the image's user, unless the image runs as root (no C(USER), or C(root) or C(0)); then
+        C(65534:65534) (nobody), so no replica runs as root unless asked to. Set C(root) to allow it.
     type: str
   tmpfs:
     description: tmpfs mounts, path to options.

@@ -19,6 +19,7 @@ description:
 version_added: 0.1.0
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_monitoring
   - lepton.aiops.prometheus
 options:
   services:
@@ -88,6 +89,7 @@ services:
       timestamp: 1764240000.0
       replicas: 2
       ready_replicas: 2
+      ready_replica_names: [inference-1, inference-2]
       request_rate: 41.5
       request_rate_per_replica: {inference-1: 20.5, inference-2: 21.0}
       p95_latency_seconds: 0.042
@@ -105,11 +107,21 @@ services:
       description: The instant the queries were evaluated at (epoch seconds).
       type: float
     replicas:
-      description: Scrape targets of the service.
+      description: Scrape targets of the service; null when Prometheus could not be asked or has no target for it.
       type: int
     ready_replicas:
-      description: Targets that are up and report C(inference_ready) 1 (or do not report it).
+      description:
+        - Targets that are up and report C(inference_ready) 1 (or do not report it).
+        - Null when Prometheus could not be asked or has no target for the service.
       type: int
+    ready_replica_names:
+      description:
+        - The C(replica) labels of the ready targets counted in RV(services.ready_replicas), sorted.
+        - The C(lepton.aiops.autoscaler) callback leaves the CPU of the other replicas out, as a
+          Kubernetes HorizontalPodAutoscaler sets aside pods that are not yet ready when it scales on CPU.
+        - Null when Prometheus could not be asked or has no target for the service.
+      type: list
+      elements: str
     request_rate:
       description: Requests per second over O(window), all replicas; null without samples.
       type: float

@@ -25,14 +25,14 @@ description:
   - Tasks run hardened by default, as far as Swarm supports it; a read-only
     root filesystem with a tmpfs C(/tmp) and all capabilities dropped.
     C(no-new-privileges) is not available for Swarm services on Engine API
-    1.41. The user is the image's (the demo image runs as an unprivileged
-    user).
+    1.41. Tasks run as a non-root user (see O(user)).
   - The endpoint mode defaults to C(dnsrr) and ports are published in Swarm's
     C(host) mode only, because the routing mesh (VIP and ingress publishing)
     needs IPVS in the kernel.
 version_added: 0.2.0
 author: lepton.aiops maintainers (@lepton-aiops)
 extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_docker
   - lepton.aiops.docker
   - lepton.aiops.docker.swarm
   - lepton.aiops.docker.container
@@ -114,7 +114,11 @@ options:
     description: Memory limit per task (C(512m), C(2g) or bytes).
     type: str
   user:
-    description: Run as this user (C(uid[:gid]) or name); defaults to the image's user.
+    description:
+      - Run as this user (C(uid[:gid]) or name).
+      - By default the image's user, unless the image runs as root (no C(USER), or C(root) or C(0)); then
+        C(65534:65534) (nobody), so no replica runs as root unless asked to. Set C(root) to allow it.
+      - With O(pin_image=false) and the image not on the manager, the image's user (it cannot be read).
     type: str
   tmpfs:
     description: tmpfs mounts, path to options; Swarm supports the C(size) option only.

@@ -30,6 +30,8 @@ attributes:
   diff_mode:
     support: full
     description: Shows subject, SANs, usage, serial, validity and fingerprint before and after; never keys.
+extends_documentation_fragment:
+  - lepton.aiops.attributes.actiongroup_security
 options:
   path:
     description: Certificate file (PEM), written 0644.

@@ -12,6 +12,8 @@ Files (all JSON, written atomically):
 
 * ``<state_dir>/<service>.json``: the decider of a service
   (``dump_decider``), written at the end of a run that was not in check mode.
+  Only its learned state is read back (``restore_decider``): the parameters
+  come from the settings of the run, defaults included, every time.
 * the run's decisions file (``<state_dir>/runs/<run id>.json`` during the
   run, ``<state_dir>/last_decisions.json`` afterwards):
   ``{"run": id, "check_mode": bool, "decisions": {service: {...}}}``.
@@ -28,7 +30,7 @@ import tempfile
 import time
 
 from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import (
-    Metric, Observation, Predictive, dump_decider, fault_from_signals, load_decider, make_decider)
+    Metric, Observation, Predictive, dump_decider, fault_from_signals, make_decider, restore_decider)
 
 #: Settings of a service and their defaults (the callback's options).
 DEFAULTS = {
@@ -132,7 +134,11 @@ def observation_from_record(record, settings, anomalous=()):
       from ``request_rate_per_replica``, else ``request_rate`` shared by the
       ready replicas;
     * p95 latency (``value``) and CPU per replica (``pods``) when their
-      targets are set;
+      targets are set; the CPU of replicas that are not ready is left out
+      when the record names the ready ones (``ready_replica_names``): HPA
+      docs, "Algorithm details": "When scaling on CPU, if any pod has yet to
+      become ready ... that pod is set aside"; the decider then counts them
+      as using 0 % of the target on a scale-up;
     * ``ok: false`` makes every metric missing (the decider holds);
     * the error ratio and the anomalies decide whether this is a fault.
     """
@@ -152,7 +158,9 @@ def observation_from_record(record, settings, anomalous=()):
         metrics.append(Metric("p95_latency_seconds", settings["target_p95_latency_seconds"],
                               value=latency if _finite(latency) else None, kind="value"))
     if settings.get("target_cpu"):
-        cpu = {k: v for k, v in (record.get("cpu_per_replica") or {}).items() if _finite(v)} if ok else {}
+        ready_names = record.get("ready_replica_names")
+        cpu = {k: v for k, v in (record.get("cpu_per_replica") or {}).items()
+               if _finite(v) and (ready_names is None or k in ready_names)} if ok else {}
         metrics.append(Metric("cpu", settings["target_cpu"], per_replica=cpu or None))
     error_ratio = record.get("error_ratio") if ok and _finite(record.get("error_ratio")) else None
     fault, broken = fault_from_signals(error_ratio, settings["error_ratio_threshold"], anomalous,
@@ -211,8 +219,8 @@ class AutoscaleRun:
         params = decider_params(settings)
         decider = None
         if saved is not None:
-            try:
-                decider = load_decider(saved, policy=settings["policy"], **params)
+            try:   # the parameters of this run, defaults included; only the learned state is restored
+                decider = restore_decider(saved, settings["policy"], **params)
             except (ValueError, TypeError, KeyError):
                 decider = None
         if decider is None:

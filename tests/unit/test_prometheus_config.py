@@ -48,6 +48,8 @@ def site(tmp_path_factory):
         prometheus_nginx_status_url="http://127.0.0.1:8081/stub_status",
         prometheus_extra_scrape_configs=[{"job_name": "extra", "static_configs": [{"targets": ["127.0.0.1:9999"]}]}],
         prometheus_web_tls_cert_file=str(root / "tls.crt"), prometheus_web_tls_key_file=str(root / "tls.key"),
+        prometheus_web_tls_client_ca_file=str(root / "tls.crt"),
+        prometheus_web_tls_client_cert_file=str(root / "tls.crt"), prometheus_web_tls_client_key_file=str(root / "tls.key"),
         prometheus_web_basic_auth_users={"ops": "s3cret", "viewer": "an0ther"})
     (root / "rules").mkdir()
     render("prometheus.yml.j2", root / "prometheus.yml", variables, tmp_path_factory.mktemp("vars"))
@@ -64,6 +66,7 @@ def test_full_configuration_passes_promtool(site):
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert sorted(jobs) == ["extra", "haproxy", "lepton-services", "nginx", "node", "prometheus"]
     assert jobs["prometheus"]["scheme"] == "https" and jobs["prometheus"]["basic_auth"]["username"] == "ops"
+    assert jobs["prometheus"]["tls_config"]["cert_file"] == str(root / "tls.crt")   # mutual TLS: scrapes itself with it
     assert jobs["lepton-services"]["file_sd_configs"][0]["files"] == [str(root / "file_sd/services/*.json")]
     assert jobs["nginx"]["static_configs"][0]["targets"] == ["127.0.0.1:9113"]
     assert config["global"]["external_labels"] == {"site": "lab", "env": "test"}
@@ -78,6 +81,8 @@ def test_web_configuration_passes_promtool_with_stable_bcrypt(site):
     assert result.returncode == 0, result.stdout + result.stderr
     web = yaml.safe_load((root / "web.yml").read_text())
     assert web["tls_server_config"]["cert_file"] == str(root / "tls.crt")
+    assert web["tls_server_config"]["client_ca_file"] == str(root / "tls.crt")
+    assert web["tls_server_config"]["client_auth_type"] == "RequireAndVerifyClientCert"
     assert sorted(web["basic_auth_users"]) == ["ops", "viewer"]
     assert all(h.startswith("$2b$") for h in web["basic_auth_users"].values())
     assert "s3cret" not in (root / "web.yml").read_text()

@@ -336,6 +336,30 @@ class NoveltyDetector:
         self.last_surprise_ = 0.0
         return self
 
+    @property
+    def warmup_points_(self):
+        """Usable (non-NaN) points learned before a score uses every feature past its warm-up.
+
+        The rolling z is ranked from the first point on; the context distance
+        exists once ``warmup`` earlier stretches of ``context`` points do, and
+        its rank (and those of calm, period and seasonal residual, learned
+        alongside) needs ``warmup`` values of its own. inf when ``window`` is
+        too short for that: the detector would never score.
+
+        >>> NoveltyDetector(window=1000, warmup=50, context=8).warmup_points_
+        114
+        >>> NoveltyDetector(window=40, warmup=50).warmup_points_
+        inf
+        """
+        w, win, m = int(self.warmup), int(self.window), int(self.context)
+        if win < w:  # a rank holds at most window values
+            return math.inf
+        if self.ctx_ is None:
+            return w
+        if win - m + 1 < w:  # fewer than warmup lags can ever be searched
+            return math.inf
+        return 2 * w + 2 * m - 2
+
     def fit(self, baseline=()):
         """Reset, then learn from ``baseline`` points. Returns self."""
         self.reset()

@@ -50,6 +50,11 @@ class _Online:
     def z_alpha_(self):
         return z_quantile(self.alpha, self.two_sided)
 
+    @property
+    def warmup_points_(self):  # pragma: no cover - overridden
+        """Usable (non-NaN) points learned before a point can score non-zero (inf: never)."""
+        raise NotImplementedError
+
     def score_one(self, value):
         """Standardised deviation of ``value`` from the state, then update.
 
@@ -99,6 +104,15 @@ class EwmaDetector(_Online):
         self.var_ = 0.0
         self.n_ = 0
         return self
+
+    @property
+    def warmup_points_(self):
+        """Usable (non-NaN) points learned before a point can score non-zero.
+
+        >>> EwmaDetector(warmup=10).warmup_points_
+        10
+        """
+        return max(int(self.warmup), 1)
 
     def _z(self, x):
         if self.n_ == 0:
@@ -153,6 +167,16 @@ class RollingZScore(_Online):
         self.sum_ = 0.0
         self.sumsq_ = 0.0
         return self
+
+    @property
+    def warmup_points_(self):
+        """Usable (non-NaN) points learned before a point can score non-zero; inf when ``window`` holds fewer.
+
+        >>> RollingZScore(window=100, warmup=10).warmup_points_, RollingZScore(window=5, warmup=10).warmup_points_
+        (10, inf)
+        """
+        need = max(int(self.warmup), 2)
+        return need if int(self.window) >= need else math.inf
 
     def _z(self, x):
         n = len(self.buf_)

@@ -17,6 +17,7 @@ API::
     decision.desired, decision.reason          # 4, "request_rate: ratio 1.600"
     saved = dump_decider(decider)              # JSON-able dict
     decider = load_decider(saved)              # same behaviour from here on
+    decider = restore_decider(saved, "hpa", min_replicas=3)   # these parameters, saved learning
 
 A metric whose ``value`` is ``None`` is missing. ``Observation.fault`` or
 ``Observation.broken_replicas`` mark a fault: the decider holds (faults are
@@ -27,6 +28,8 @@ not load, see :func:`fault_from_signals`).
 4
 >>> load_decider(dump_decider(d)).get_state() == d.get_state()
 True
+>>> restore_decider(dump_decider(d), "hpa", max_replicas=4).max_replicas
+4
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ STATE_VERSION = 1
 __all__ = [
     "DEFAULT_SCALE_DOWN", "DEFAULT_SCALE_UP", "HPA", "POLICIES", "Decision", "Metric", "Observation",
     "Predictive", "ScalingPolicy", "ScalingRules", "dump_decider", "fault_from_signals", "load_decider",
-    "make_decider", "replicas_for_metric",
+    "make_decider", "replicas_for_metric", "restore_decider",
 ]
 
 
@@ -64,18 +67,38 @@ def dump_decider(decider):
 def load_decider(data, **overrides):
     """Rebuild a decider from :func:`dump_decider`; ``overrides`` replace parameters.
 
-    When the policy or a parameter changes, the learned state is kept only
-    if it still fits: the HPA history is always kept, forecasts are kept
-    across parameter changes (they are in replicas at target).
+    The saved parameters are kept unless overridden: this continues a
+    decider exactly (a benchmark, a test). To run a decider with the
+    parameters configured now, which is what a new run of the playbook
+    wants, use :func:`restore_decider`.
     """
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-        raise ValueError(f"autoscaler state: expected a dict with version {STATE_VERSION}.")
+    _check_saved(data)
     policy = overrides.pop("policy", data["policy"])
     params = dict(data.get("params", {})) if policy == data["policy"] else {}
     params.update(overrides)
+    return restore_decider(data, policy, **params)
+
+
+def restore_decider(data, policy, **params):
+    """A new decider of ``policy`` built from ``params`` alone, with the learned state of ``data``.
+
+    The parameters saved in ``data`` are ignored: a parameter no longer
+    given takes its default again. Only the learned state is restored (the
+    recommendation history and scale events, and for the predictive policy
+    its profiles, forecasts, errors and budget); across a policy change
+    only the recommendation history and scale events. Forecasts are kept
+    across parameter changes (they are in replicas at target). Any state
+    written by :func:`dump_decider` with this ``STATE_VERSION`` loads.
+    """
+    _check_saved(data)
     decider = make_decider(policy, **params)
-    if policy == data["policy"]:
+    if policy == data.get("policy"):
         decider.set_state(data.get("state", {}))
     else:
         decider.set_state({"limiter": data.get("state", {}).get("limiter", {})})
     return decider
+
+
+def _check_saved(data):
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        raise ValueError(f"autoscaler state: expected a dict with version {STATE_VERSION}.")

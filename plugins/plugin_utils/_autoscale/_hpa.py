@@ -9,7 +9,7 @@ Pure Python, no Ansible imports, no I/O.
 Every rule below cites the Kubernetes documentation page "Horizontal Pod
 Autoscaling", https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/
 (referred to as *HPA docs*), by section name, and the API reference of
-``HorizontalPodAutoscalerBehavior``,
+``HorizontalPodAutoscalerSpec`` and ``HorizontalPodAutoscalerBehavior``,
 https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/horizontal-pod-autoscaler-v2/
 (*HPA API*). Where the documentation leaves a detail open (rounding of
 percent policies, the order of the steps), the decider does what the
@@ -116,7 +116,14 @@ def replicas_for_metric(metric, replicas, ready_replicas, tolerance=DEFAULT_TOLE
       target (``kind="pods"``), the object's value for a ``Value`` target
       (``kind="value"``), and the total divided by the target per pod for an
       external ``AverageValue`` target (``kind="total"``).
-    * Tolerance: no change when ``|1 - ratio| <= tolerance`` (0.1).
+    * Tolerance: no change when ``|1 - ratio| <= tolerance`` (0.1), except at
+      0 current replicas (``minReplicas: 0``), where there is nothing to keep:
+      ``replica_calculator.go`` ``getUsageRatioReplicaCount`` checks the
+      tolerance only "if currentReplicas != 0" and otherwise scales "to zero
+      or n pods depending on usageRatio", ``ceil(ratio)`` (``value``); for an
+      external ``AverageValue`` target (``total``)
+      ``GetExternalPerPodMetricReplicas`` divides by the 0 current replicas,
+      an infinite ratio, so it is always ``ceil(total / target)``.
     * Missing metrics: a ready pod without a value is "set aside" and, once
       the direction is known, counted as using 100 % of the target on a
       scale-down and 0 % on a scale-up.
@@ -130,21 +137,26 @@ def replicas_for_metric(metric, replicas, ready_replicas, tolerance=DEFAULT_TOLE
     (6, 'ratio 2.000')
     >>> replicas_for_metric(Metric("rps", target=100.0, value=105.0), 3, 3)
     (3, 'ratio 1.050 within tolerance 0.1')
+    >>> replicas_for_metric(Metric("queue", target=100.0, value=95.0, kind="value"), 0, 0)
+    (1, 'ratio 0.950 at 0 replicas, no tolerance')
     """
     target = float(metric.target)
     if metric.kind == "value":
         if not metric.available:
             return None, "missing"
         ratio = float(metric.value) / target
+        if replicas == 0:   # getUsageRatioReplicaCount: no tolerance at 0 current replicas
+            return int(math.ceil(ratio)), f"ratio {ratio:.3f} at 0 replicas, no tolerance"
         if abs(1.0 - ratio) <= tolerance:
             return replicas, f"ratio {ratio:.3f} within tolerance {tolerance:g}"
-        if replicas == 0:
-            return int(math.ceil(ratio)), f"ratio {ratio:.3f}"
         return int(math.ceil(ratio * ready_replicas)), f"ratio {ratio:.3f}"
     if metric.kind == "total":
         if not metric.available:
             return None, "missing"
-        ratio = float(metric.value) / (target * max(replicas, 1))
+        if replicas == 0:   # GetExternalPerPodMetricReplicas: usage / (target * 0) is never within tolerance
+            ratio = float(metric.value) / target
+            return int(math.ceil(ratio)), f"ratio {ratio:.3f} at 0 replicas, no tolerance"
+        ratio = float(metric.value) / (target * replicas)
         if abs(1.0 - ratio) <= tolerance:
             return replicas, f"ratio {ratio:.3f} within tolerance {tolerance:g}"
         return int(math.ceil(float(metric.value) / target)), f"ratio {ratio:.3f}"
@@ -203,6 +215,21 @@ class RateLimiter:
         self.up_events = []         # [time, replicas added]
         self.down_events = []       # [time, replicas removed]
 
+    def record_initial(self, now, current):
+        """Seed an empty recommendation history with the current replica count.
+
+        ``horizontal.go``, ``reconcileAutoscaler`` calls
+        ``recordInitialRecommendation(currentReplicas, key)`` as soon as it
+        knows the current replicas, before any branch: the first time the
+        controller sees an HPA its stabilisation window holds the current
+        count, so a scale-down waits for the whole window (300 s by default)
+        as it would after any other recommendation. A history that is not
+        empty (restored from a saved state) is left as it is, as the
+        controller keeps its recommendations between reconciles.
+        """
+        if not self.recommendations:
+            self.recommendations.append([now, current])
+
     def stabilize(self, now, current, desired):
         """Recommendation after the stabilisation windows.
 
@@ -236,6 +263,15 @@ class RateLimiter:
         change, ``Min`` the smallest, ``Disabled`` none. Percent changes
         round up on scale-up and the remaining replicas round down on
         scale-down (80 replicas, 10 %: 72, then 64).
+
+        Bounds: HPA API, ``HorizontalPodAutoscalerSpec``: ``maxReplicas`` "is
+        the upper limit for the number of replicas to which the autoscaler can
+        scale up", ``minReplicas`` "the lower limit for the number of replicas
+        to which the autoscaler can scale down". As in ``horizontal.go``,
+        ``convertDesiredReplicasWithBehaviorRate``, a scale-up is capped by
+        the smaller of ``maxReplicas`` and the policy limit (never below the
+        current count), a scale-down by the larger of ``minReplicas`` and the
+        policy limit (never above the current count).
         """
         if desired > current:
             limit = self._up_limit(now, current)
@@ -327,6 +363,13 @@ class HPA:
 
     def __init__(self, min_replicas=1, max_replicas=10, tolerance=DEFAULT_TOLERANCE,
                  scale_up=DEFAULT_SCALE_UP, scale_down=DEFAULT_SCALE_DOWN):
+        """HPA API, ``HorizontalPodAutoscalerSpec``: ``minReplicas`` "defaults to
+        1 pod" and "is allowed to be 0 if the alpha feature gate HPAScaleToZero
+        is enabled"; ``maxReplicas`` "cannot be less that minReplicas" (and an
+        HPA of at most 0 replicas would scale nothing). ``scale_up`` and
+        ``scale_down`` are the ``behavior`` (``HPAScalingRules``), by default
+        the "Default Behavior" of the HPA docs.
+        """
         if min_replicas < 0 or max_replicas < max(min_replicas, 1):
             raise ValueError(
                 f"need 0 <= min_replicas <= max_replicas and max_replicas >= 1, got {min_replicas} and {max_replicas}."
@@ -383,14 +426,29 @@ class HPA:
         return best, f"{best_name}: {per_metric[best_name]['note']}", details
 
     def decide(self, obs):
-        """Decide for one observation and remember what is needed for the next one."""
+        """Decide for one observation and remember what is needed for the next one.
+
+        The steps of ``horizontal.go``, ``reconcileAutoscaler``: record the
+        current count as the first recommendation (:meth:`RateLimiter.record_initial`);
+        then, HPA API, ``HorizontalPodAutoscalerSpec``: a count above
+        ``maxReplicas`` or below ``minReplicas`` is brought to that bound at
+        once ("Current number of replicas above Spec.MaxReplicas" / "below
+        Spec.MinReplicas", without stabilisation or policies); otherwise the
+        metrics' recommendation is stabilised, then limited by the scaling
+        policies and the bounds (:meth:`RateLimiter.limit`).
+        """
         current = obs.replicas
+        # horizontal.go, reconcileAutoscaler: recordInitialRecommendation(currentReplicas, key)
+        # comes before every branch, holds and bounds included
+        self.limiter_.record_initial(obs.time, current)
         if obs.faulty:
             return Decision(obs.time, self.name, current, current, _fault_reason(obs), hold=True)
         if current == 0 and self.min_replicas != 0:
             # HPA docs, "Implicit maintenance-mode deactivation": a target
             # scaled to zero is left alone.
             return Decision(obs.time, self.name, 0, 0, "hold: scaled to zero, autoscaling is off", hold=True)
+        # HPA API, HorizontalPodAutoscalerSpec minReplicas/maxReplicas; horizontal.go, reconcileAutoscaler:
+        # "Current number of replicas above Spec.MaxReplicas" / "below Spec.MinReplicas" -> that bound
         if current > self.max_replicas:
             return self._apply(obs, self.max_replicas, f"above maxReplicas {self.max_replicas}")
         if current < self.min_replicas:

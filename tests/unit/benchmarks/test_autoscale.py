@@ -33,7 +33,9 @@ def test_flat_demand_never_violates_and_costs_its_replicas(tmp_path, capsys):
     path = _trace(tmp_path, [(f"2024-01-0{1 + i // 288} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00", 300)
                              for i in range(576)])
     out = _run(capsys, "--trace", path, "--capacity", "100")
-    assert set(out) == {"hpa", "predictive", "setup"}
+    assert set(out) == {"hpa", "predictive"}   # the policies only, each with its own setup
+    assert out["hpa"]["setup"]["trace"] == "trace.csv" and out["hpa"]["setup"]["capacity"] == 100
+    assert "set" not in out["hpa"]["setup"] and out["predictive"]["setup"]["set"] == {}
     assert out["hpa"]["slo_violation_minutes"] == 0 and out["hpa"]["mean_replicas"] == 4
     assert out["predictive"]["slo_violation_minutes"] == 0
     # scored: the second day only (the first 24 h are warm-up), 4 replicas x ~24 h
@@ -62,7 +64,7 @@ def test_set_changes_the_predictive_policy_only(tmp_path, capsys):
     assert plain["predictive"]["slo_violation_minutes"] > 0
     assert held["predictive"]["slo_violation_minutes"] == 0 and held["predictive"]["mean_replicas"] >= 4
     assert held["hpa"] == plain["hpa"]
-    assert held["setup"]["predictive"] == {"min_replicas": 4} and plain["setup"]["predictive"] == {}
+    assert held["predictive"]["setup"]["set"] == {"min_replicas": 4} and plain["predictive"]["setup"]["set"] == {}
 
 
 @pytest.mark.parametrize("setting, error", [
@@ -90,7 +92,7 @@ def test_incidents_merge_violation_minutes_at_most_three_apart(bad, debt, want):
 def test_default_capacity_comes_from_the_warm_up_only(tmp_path, capsys):
     rows = [(i * 300, 50 if i < 288 else 5000) for i in range(600)]
     out = _run(capsys, "--trace", _trace(tmp_path, rows), "--policy", "hpa")
-    assert out["setup"]["capacity"] == pytest.approx(5.0)   # p95 of day one (50) / 10
+    assert out["hpa"]["setup"]["capacity"] == pytest.approx(5.0)   # p95 of day one (50) / 10
 
 
 def test_text_output_names_both_policies_and_the_goal(tmp_path, capsys):

@@ -4,9 +4,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fail when a known secret appears in the captured output (or in any state the autoscaler callback saved).
 
-Secrets: the passphrases and the basic-auth password of secrets.yml, every
-private key body under data/ (PEM base64 lines), the decrypted credentials,
-and the data key of the encrypted credentials file (hex and base64).
+Secrets: the passphrases and the basic-auth passwords of secrets.yml, every
+private key body under data/ and under the demo's /etc/lepton/pki (PEM base64
+lines), the decrypted credentials, and the data key of the encrypted
+credentials file (hex and base64).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import yaml
 
 from ansible_collections.lepton.aiops.plugins.module_utils._envelope import read_header, unwrap
 from ansible_collections.lepton.aiops.plugins.module_utils._keyring import Keyring
+
+DEMO_PKI = pathlib.Path("/etc/lepton/pki")
 
 
 def pem_lines(path):
@@ -38,12 +41,17 @@ def pem_lines(path):
 def secrets_of(work):
     known = {}
     for name, value in yaml.safe_load((work / "secrets.yml").read_text()).items():
-        known[name] = value
+        if isinstance(value, dict):   # {user: password}
+            known.update(("%s.%s" % (name, user), password) for user, password in value.items())
+        else:
+            known[name] = value
     data = work / "data"
     keys = [p for p in data.rglob("*") if p.is_file() and p.suffix in (".key", ".pem")]
+    # the demo's keys, when it has run on this host (its CA's and those it issued)
+    keys += [p for p in DEMO_PKI.rglob("*") if p.is_file() and p.suffix in (".key", ".pem")]
     for path in keys:
         for index, line in enumerate(pem_lines(path)):
-            known["%s line %d" % (path.relative_to(work), index)] = line
+            known["%s line %d" % (path, index)] = line
     envelope = data / "credentials.env"
     ring = Keyring(str(data / "keyring"), known["secure_data_keyring_passphrase"])
     with open(envelope, "rb") as handle:

@@ -24,6 +24,10 @@ cat > "$work/secrets.yml" <<VARS
 secure_data_keyring_passphrase: "$(secret)"
 secure_data_ca_passphrase: "$(secret)"
 secure_data_basic_auth_password: "$(secret)"
+# for the demo run: the load balancer's status page and Prometheus' users
+nginx_lb_status_password: "$(secret)"
+haproxy_lb_status_password: "$(secret)"
+prometheus_web_basic_auth_users: {ops: "$(secret)"}
 VARS
 chmod 0600 "$work/secrets.yml"
 

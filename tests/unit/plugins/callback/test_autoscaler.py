@@ -36,10 +36,12 @@ def documented(module, plugin):
     return plugin
 
 
-def record(t=T0, replicas=2, ready=2, per_replica=None, ok=True, error_ratio=0.0, reason=None):
-    """A service record as lepton.aiops.service_metrics_info returns it."""
+def record(t=T0, replicas=2, ready=2, per_replica=None, ok=True, error_ratio=0.0, reason=None, ready_names=None):
+    """A service record as lepton.aiops.service_metrics_info returns it (``ready_names`` only when given)."""
     per_replica = per_replica if per_replica is not None else {f"inference-{i}": 20.0 for i in range(1, replicas + 1)}
+    extra = {} if ready_names is None else {"ready_replica_names": ready_names}
     return {
+        **extra,
         "ok": ok, "reason": reason, "timestamp": t, "replicas": replicas, "ready_replicas": ready,
         "request_rate": sum(per_replica.values()) if ok else None,
         "request_rate_per_replica": per_replica if ok else {},
@@ -145,6 +147,53 @@ def test_state_carries_over_to_the_next_run_and_stabilises_the_scale_down(callba
         cb.v2_playbook_on_stats(None)
 
 
+def _run_once(callback, t, rate, replicas=4, **options):
+    cb = callback(**options)
+    cb.v2_playbook_on_start(None)
+    per_replica = {f"inference-{i}": rate for i in range(1, replicas + 1)}
+    cb.v2_runner_on_ok(FakeResult("lepton.aiops.service_metrics_info",
+                                  metrics_result(inference=record(t, replicas, replicas, per_replica))))
+    desired = lookup("inference")[0]["desired"]
+    cb.v2_playbook_on_stats(None)
+    return desired
+
+
+def test_a_removed_setting_returns_to_its_default_on_the_next_run(callback, tmp_path):
+    # run 1 shortens the scale-down window to 20 s; run 2 no longer sets it: the HPA default (300 s) applies
+    assert _run_once(callback, T0, 10.0, policy="hpa", scale_down_stabilization_seconds=20) == 4
+    assert _run_once(callback, T0 + 60, 2.0, policy="hpa") == 4        # 20 s would have let it go to 1
+    saved = json.loads((tmp_path / "state" / "inference.json").read_text())
+    assert saved["params"]["scale_down"]["stabilization_window_seconds"] == 300
+    assert [r[1] for r in saved["state"]["limiter"]["recommendations"]] == [4, 4, 1]   # seed, run 1, run 2: kept
+
+
+def test_removed_predictive_params_return_to_the_defaults(callback, tmp_path):
+    config = tmp_path / "autoscale.yml"
+    config.write_text("services:\n  inference:\n    predictive_params: {budget_share: 0.95}\n")
+    _run_once(callback, T0, 10.0, config_file=str(config))
+    saved = json.loads((tmp_path / "state" / "inference.json").read_text())
+    assert saved["params"]["budget_share"] == 0.95
+    config.write_text("services:\n  inference: {}\n")
+    _run_once(callback, T0 + 60, 10.0, config_file=str(config))
+    saved = json.loads((tmp_path / "state" / "inference.json").read_text())
+    assert saved["params"]["budget_share"] == 0.99 and saved["state"]["last_time"] is not None
+
+
+def test_a_state_file_of_an_earlier_version_still_loads(callback, tmp_path):
+    # written before the parameters were taken from the settings: its params are ignored, its history kept
+    state = tmp_path / "state"
+    state.mkdir()
+    old = {"version": 1, "policy": "hpa",
+           "params": {"min_replicas": 1, "max_replicas": 10, "tolerance": 0.1,
+                      "scale_up": {"stabilization_window_seconds": 0, "select_policy": "Max",
+                                   "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}]},
+                      "scale_down": {"stabilization_window_seconds": 20, "select_policy": "Max",
+                                     "policies": [{"type": "Percent", "value": 100, "period_seconds": 15}]}},
+           "state": {"limiter": {"recommendations": [[T0, 4]], "up_events": [], "down_events": []}}}
+    (state / "inference.json").write_text(json.dumps(old))
+    assert _run_once(callback, T0 + 60, 2.0, policy="hpa") == 4    # 4 is still in the 300 s window
+
+
 def test_check_mode_decides_and_reports_but_saves_nothing(callback, tmp_path):
     cb = callback(check=True, policy="hpa", target_request_rate=10.0)
     cb.v2_playbook_on_start(None)
@@ -226,6 +275,21 @@ def test_observation_from_record_uses_per_replica_rates_and_optional_targets():
     names = [m.name for m in obs.metrics]
     assert names == ["request_rate", "p95_latency_seconds", "cpu"]
     assert obs.metrics[0].per_replica == {"inference-1": 12.0} and obs.replicas == 2
+
+
+def test_cpu_of_replicas_that_are_not_ready_is_set_aside():
+    # HPA docs, "Algorithm details": "When scaling on CPU, if any pod has yet to become ready ... that pod is set aside"
+    settings = service_settings({"policy": "hpa", "target_cpu": 0.5}, {}, "inference")
+    rec = record(replicas=4, ready=2, per_replica={f"inference-{i}": 5.0 for i in range(1, 5)},
+                 ready_names=["inference-1", "inference-2"])
+    rec["cpu_per_replica"] = {"inference-1": 0.5, "inference-2": 0.5, "inference-3": 2.0, "inference-4": 2.0}
+    obs = observation_from_record(rec, settings)
+    assert obs.metrics[-1].per_replica == {"inference-1": 0.5, "inference-2": 0.5}
+    # 2 ready at the target, 2 starting count as 0 % on a scale-up: no change (not 10 from their start-up CPU)
+    assert make_decider("hpa", max_replicas=20).decide(obs).desired == 4
+    # a record without the names (an older module) keeps every value
+    del rec["ready_replica_names"]
+    assert len(observation_from_record(rec, settings).metrics[-1].per_replica) == 4
 
 
 def test_unknown_service_setting_is_refused():

@@ -168,3 +168,56 @@ def test_novelty_flags_the_onset_once_and_gaussian_the_persisting_level():
     assert not later["anomalous_now"]  # the new level is the new normal for novelty
     still = ad.analyse(ad.from_inline(series), "gaussian", dict(OPTS, baseline_ratio=0.5))[0]["series"][0]
     assert still["anomalous_now"] and still["anomaly_count"] >= 60  # every shifted point (and a noise point or two)
+
+
+# An online detector scores 0 while it warms up: too few points is no evidence of health.
+WARMUP = {"ewma": 10, "rolling_zscore": 10, "novelty": 114}
+
+
+@pytest.mark.parametrize("detector", ad.ONLINE)
+def test_two_points_from_prometheus_are_inconclusive_not_healthy(detector):
+    answer = [{"metric": {"__name__": "lat", "service": "api"}, "values": [[60.0, "1"], [120.0, "1000"]]}]
+    data = ad.from_prometheus(_Client(answer=answer), "lat", 0.0, 120.0, 60.0, PrometheusError)
+    out = ad.analyse(data, detector, OPTS)[0]
+    assert out["inconclusive"] is True and out["status"] == "inconclusive" and out["anomalous"] is False
+    assert 'lat{service="api"}: 2 usable point(s)' in out["reason"]
+    assert "first %d before it scores one: at least %d are needed" % (WARMUP[detector], WARMUP[detector] + 1) in out["reason"]
+    assert out["series"][0]["inconclusive"] and "2 usable point(s)" in out["series"][0]["reason"]
+
+
+@pytest.mark.parametrize("detector", ad.ONLINE)
+def test_online_detector_needs_one_usable_point_after_its_warm_up(detector):
+    need = WARMUP[detector]
+    gaps = [None] * 5  # gaps teach an online detector nothing
+    short = ad.analyse(ad.from_inline({"s": gaps + QUIET[:need]}), detector, OPTS)[0]
+    assert short["status"] == "inconclusive" and "%d usable point(s)" % need in short["reason"]
+    n = len(gaps) + need + 1
+    enough = ad.analyse(ad.from_inline({"s": gaps + QUIET[:need + 1]}), detector, dict(OPTS, baseline_ratio=0.5))[0]
+    assert enough["status"] == "normal" and not enough["series"][0]["inconclusive"]
+    assert enough["series"][0]["baseline"] == {"warmup_points": need}
+    assert enough["series"][0]["last"]["timestamp"] == float(n - 1)  # the one point past the warm-up
+    evaluated = n - n // 2
+    assert enough["series"][0]["summary"].endswith(
+        "in %d evaluated (the first %d while %s warmed up)" % (evaluated, evaluated - 1, detector))
+
+
+@pytest.mark.parametrize("detector,window", [("rolling_zscore", 5), ("novelty", 56)])
+def test_a_window_too_short_to_warm_up_is_inconclusive(detector, window):
+    out = ad.analyse(ad.from_inline({"s": LOUD}), detector, dict(OPTS, window=window))[0]
+    assert out["status"] == "inconclusive" and "never warms up with window=%d" % window in out["reason"]
+
+
+def test_the_summary_names_the_inconclusive_series():
+    out = ad.analyse(ad.from_inline({"ok": LOUD, "short": [1.0, 1000.0]}), "rolling_zscore", OPTS)[0]
+    assert out["status"] == "anomalous" and out["summary"].endswith("; 1 series inconclusive (short)")
+
+
+@pytest.mark.parametrize("detector,band", [("gaussian", True), ("seasonal", True), ("ewma", False),
+                                           ("rolling_zscore", False), ("novelty", False)])
+def test_the_report_mentions_a_threshold_band_only_when_it_draws_one(detector, band):
+    out, arrays = ad.analyse(ad.from_inline({"loud": [[i * 3600.0, v] for i, v in enumerate(LOUD)]}), detector,
+                             dict(OPTS, min_baseline=2))
+    page = render(out, arrays)
+    assert not out["inconclusive"]
+    assert ("Dashed: threshold band." in page) is band
+    assert ("stroke-dasharray" in page) is band

@@ -1,11 +1,14 @@
 """Unit tests of the rollout planner and container spec of service_deploy."""
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
     DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, moved, parse_memory, plan_rollout,
     version_of)
+from ansible_collections.lepton.aiops.plugins.module_utils._docker import NOBODY, run_as
 from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import ServiceBusy, read_record, service_lock
 
 
@@ -24,9 +27,9 @@ def params(**overrides):
     return base
 
 
-def replica(slot, hash_='new', running=True, version='1'):
+def replica(slot, hash_='new', running=True, version='1', health=None):
     return dict(name='svc-%d' % slot, id='%064d' % slot, slot=slot, hash=hash_, version=version,
-                running=running, health=None, published=None)
+                running=running, health=health, published=None)
 
 
 @pytest.mark.parametrize('image, explicit, expected', [
@@ -67,6 +70,34 @@ def test_spec_hardening_defaults_and_limits():
     assert 'device_requests' not in hc
 
 
+@pytest.mark.parametrize('requested, image_user, expected', [
+    (None, '10001', None),            # the image's own non-root user
+    (None, 'app:app', None),
+    (None, '', NOBODY),               # no USER in the image: root, so nobody instead
+    (None, 'root', NOBODY),
+    (None, '0:0', NOBODY),
+    ('root', '', 'root'),             # asked for explicitly
+    ('1000:1000', '10001', '1000:1000'),
+    (None, None, None),               # image not on this host: its own user
+])
+def test_run_as(requested, image_user, expected):
+    assert run_as(requested, image_user) == expected
+
+
+def test_run_as_examples_run():
+    runner = doctest.DocTestRunner()
+    for example in doctest.DocTestFinder().find(run_as, 'run_as', globs={'run_as': run_as}):
+        runner.run(example)
+    assert runner.tries > 0 and runner.failures == 0
+
+
+def test_a_replica_of_a_root_image_runs_as_nobody_unless_root_is_asked_for():
+    assert desired_spec(params(), 'sha256:a', '')['user'] == NOBODY
+    assert desired_spec(params(), 'sha256:a', '10001')['user'] is None
+    assert desired_spec(params(user='root'), 'sha256:a', '')['user'] == 'root'
+    assert desired_spec(params(), 'sha256:a', '')['hash'] != desired_spec(params(), 'sha256:a', '10001')['hash']
+
+
 @pytest.mark.parametrize('gpus, count', [('all', -1), ('2', 2)])
 def test_spec_gpu_request(gpus, count):
     hc = desired_spec(params(gpus=gpus), 'sha256:a')['host_config']
@@ -94,6 +125,12 @@ def test_spec_healthcheck_in_nanoseconds():
     ([replica(0, 'old'), replica(2), replica(3)], 2, True, dict(start=0, keep=[2, 3], stale=[0], changed=True)),
     # A dead current replica is replaced.
     ([replica(0), replica(1, running=False)], 2, True, dict(start=1, keep=[0], remove=[1], changed=True)),
+    # So is one that runs but fails Docker's healthcheck; a healthy or unchecked one stays.
+    ([replica(0, health='healthy'), replica(1, health='unhealthy'), replica(2, health='starting')], 3, True,
+     dict(start=1, keep=[0, 2], remove=[1], changed=True)),
+    # An unhealthy old replica is replaced, not kept for the load balancer.
+    ([replica(0, 'old', health='unhealthy'), replica(1)], 1, False,
+     dict(start=0, keep=[1], stale=[], remove=[0], changed=True)),
 ])
 def test_plan_rollout(replicas, count, retire, expect):
     plan = plan_rollout(replicas, 'new', count, retire)
@@ -174,6 +211,20 @@ def test_rollout_replaces_one_batch_at_a_time():
                              'rm svc-0', 'rm svc-1', 'rm svc-2']
     assert [e['port'] for e in result['endpoints']] == [18083, 18084, 18085]
     assert {e['version'] for e in result['endpoints']} == {'1.1'}
+
+
+def test_an_unhealthy_replica_is_replaced_and_never_an_endpoint():
+    client = FakeClient()
+    deploy(client, replicas=3)
+    client.containers_['svc-1']['State']['Health'] = {'Status': 'unhealthy', 'Log': [{'Output': 'HTTP 503'}]}
+    client.events.clear()
+    result = deploy(client, replicas=3)
+    assert result['changed'] is True
+    assert 'remove svc-1 (unhealthy)' in result['actions']
+    assert client.events == ['stop svc-1', 'rm svc-1', 'run svc-1']   # drained, removed, started afresh in its slot
+    assert 'Health' not in client.containers_['svc-1']['State']
+    assert sorted(e['name'] for e in result['endpoints']) == ['svc-0', 'svc-1', 'svc-2']
+    assert deploy(client, replicas=3)['changed'] is False
 
 
 def test_moving_the_published_ports_rolls_the_service():

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import DockerError, split_ref
-from ansible_collections.lepton.aiops.plugins.module_utils._image import context_files, context_hash, recipe_hash
+from ansible_collections.lepton.aiops.plugins.module_utils._image import (
+    CONTEXT_LABEL, base_images, build_image, context_files, context_hash, recipe_hash)
 
 
 @pytest.fixture
@@ -88,3 +89,55 @@ def test_recipe_hash_counts_packages_as_a_set_and_cas_by_content(tmp_path):
 ])
 def test_split_ref(ref, expected):
     assert split_ref(ref) == expected
+
+
+@pytest.mark.parametrize('text, buildargs, expected', [
+    ('FROM debian:12\n', None, ['debian:12']),
+    ('ARG BASE_IMAGE=lepton/base:bookworm\nFROM ${BASE_IMAGE}\n', None, ['lepton/base:bookworm']),
+    ('ARG BASE_IMAGE=lepton/base:bookworm\nFROM ${BASE_IMAGE}\n', {'BASE_IMAGE': 'x:1'}, ['x:1']),
+    ('ARG V\nFROM app:${V:-2}\n', None, ['app:2']),
+    ('FROM a AS build\n# FROM commented:1\nRUN make \\\n  all\nFROM build\nFROM scratch\nFROM --platform=$P b\n', None,
+     ['a', 'b']),
+])
+def test_base_images(text, buildargs, expected):
+    assert base_images(text, buildargs) == expected
+
+
+class FakeEngine:
+    """Images by reference; a build records its labels and gets a new id."""
+
+    def __init__(self, images):
+        self.images, self.builds = dict(images), 0
+
+    def image(self, ref):
+        return self.images.get(ref)
+
+    def build(self, path, dockerfile, name, buildargs, labels, nocache=False, target=None):
+        self.builds += 1
+        self.images[name] = {'Id': 'sha256:built%d' % self.builds, 'Config': {'Labels': labels}}
+        return self.images[name]['Id'], []
+
+
+def test_a_rebuilt_base_image_rebuilds_the_image_on_top(tmp_path):
+    (tmp_path / 'Dockerfile').write_text('ARG BASE=lepton/base:bookworm\nFROM ${BASE}\nCOPY app.py /\n')
+    (tmp_path / 'app.py').write_text('print(1)\n')
+    engine = FakeEngine({'lepton/base:bookworm': {'Id': 'sha256:base1'}})
+    assert build_image(engine, 'app:1', str(tmp_path))['changed'] is True
+    assert build_image(engine, 'app:1', str(tmp_path))['changed'] is False
+    engine.images['lepton/base:bookworm'] = {'Id': 'sha256:base2'}   # base_image rebuilt it (new CA, packages)
+    assert build_image(engine, 'app:1', str(tmp_path), check_mode=True)['changed'] is True
+    result = build_image(engine, 'app:1', str(tmp_path))
+    assert result['actions'] == ['built'] and engine.builds == 2
+    assert engine.images['app:1']['Config']['Labels'][CONTEXT_LABEL] == result['image']['context_hash']
+
+
+def test_a_missing_dockerfile_is_a_clear_error_of_the_build(tmp_path):
+    with pytest.raises(DockerError, match='Dockerfile Missing.dockerfile not found in the build context'):
+        build_image(FakeEngine({}), 'app:1', str(tmp_path), dockerfile='Missing.dockerfile')
+
+
+def test_the_examples_in_the_docs_run():
+    import doctest  # pylint: disable=import-outside-toplevel
+    from ansible_collections.lepton.aiops.plugins.module_utils import _image  # pylint: disable=import-outside-toplevel
+    result = doctest.testmod(_image)
+    assert result.attempted > 0 and result.failed == 0

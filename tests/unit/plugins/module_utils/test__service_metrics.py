@@ -49,6 +49,7 @@ def test_healthy_service_record():
     assert reason is None and stamp == T
     assert records["demo"] == {
         "ok": True, "reason": None, "timestamp": T, "replicas": 3, "ready_replicas": 1,
+        "ready_replica_names": ["demo-1"],
         "request_rate": 4.0, "request_rate_per_replica": {"demo-1": 3.0, "demo-2": 1.0},
         "p95_latency_seconds": 0.25, "error_ratio": 0.25,
         "cpu_per_replica": {"demo-1": 0.5, "demo-2": 0.1},
@@ -90,7 +91,9 @@ def test_unreachable_prometheus_gives_no_data_with_reason():
     records, reason = collect(FakeClient(error="Prometheus at x is unreachable: refused"), ["demo", "b"], now=T)[:2]
     assert reason == "Prometheus at x is unreachable: refused"
     assert [r["ok"] for r in records.values()] == [False, False]
-    assert records["demo"]["reason"] == reason and records["demo"]["replicas"] == 0
+    assert records["demo"]["reason"] == reason
+    assert records["demo"]["replicas"] is None and records["demo"]["ready_replicas"] is None
+    assert records["demo"]["ready_replica_names"] is None
     assert records["demo"]["request_rate"] is None
 
 

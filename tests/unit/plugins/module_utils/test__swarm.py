@@ -178,10 +178,12 @@ def test_rollback_reason_names_the_failed_tasks_of_this_update_only():
 class FakeSwarm:
     """Just enough of SwarmClient: a manager whose updates converge, or roll back."""
 
-    def __init__(self, manager=True, images=None, service=None, rolls_back=False, nodes=1, state='running'):
+    def __init__(self, manager=True, images=None, service=None, rolls_back=False, nodes=1, state='running',
+                 image_users=None):
         self.state = state
         self.manager = manager
         self.images = images if images is not None else {'lepton/app:1.0': 'sha256:a', 'lepton/app:1.1': 'sha256:b'}
+        self.image_users = image_users or {}
         self.current = service
         self.rolls_back = rolls_back
         self.nodes = nodes
@@ -196,8 +198,8 @@ class FakeSwarm:
     def api(self):  # what require_manager reads when this fake is no manager
         return type('Api', (), {'info': staticmethod(lambda: {'Swarm': {'LocalNodeState': 'inactive'}})})
 
-    def image_id(self, ref):
-        return self.images.get(ref)
+    def local_image(self, ref):
+        return (self.images[ref], self.image_users.get(ref, '10001')) if ref in self.images else (None, None)
 
     def service(self, name):
         return copy.deepcopy(self.current)
@@ -316,7 +318,18 @@ def test_check_mode_predicts_a_change_for_an_image_built_later_in_the_play():
 def test_unpinned_image_is_not_looked_up():
     fake = FakeSwarm(images={})
     run(fake, pin_image=False, image='registry.example.com/app:2')
-    assert fake.applied[0]['TaskTemplate']['ContainerSpec']['Image'] == 'registry.example.com/app:2'
+    container = fake.applied[0]['TaskTemplate']['ContainerSpec']
+    assert container['Image'] == 'registry.example.com/app:2'
+    assert 'User' not in container   # not on this node: the image's own user
+
+
+@pytest.mark.parametrize('image_user, user, expected', [
+    ('10001', None, None), ('', None, '65534:65534'), ('root', None, '65534:65534'), ('', 'root', 'root'),
+])
+def test_tasks_of_a_root_image_run_as_nobody_unless_root_is_asked_for(image_user, user, expected):
+    fake = FakeSwarm(image_users={'lepton/app:1.0': image_user})
+    run(fake, user=user)
+    assert fake.applied[0]['TaskTemplate']['ContainerSpec'].get('User') == expected
 
 
 def test_a_fixed_port_on_enough_nodes_is_accepted():

@@ -17,9 +17,14 @@ import pytest
 
 from ansible_collections.lepton.aiops.plugins.plugin_utils import _autoscale
 from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import (
-    HPA, Metric, Observation, Predictive, ScalingPolicy, ScalingRules, dump_decider, fault_from_signals,
-    load_decider, make_decider)
+    DEFAULT_SCALE_DOWN, HPA, Metric, Observation, Predictive, ScalingPolicy, ScalingRules, dump_decider,
+    fault_from_signals, load_decider, make_decider, replicas_for_metric, restore_decider)
 from ansible_collections.lepton.aiops.plugins.plugin_utils._autoscale import _faults, _hpa, _model, _predictive
+
+
+#: the default scale-down policy without its window: a first decision may scale down at once
+#: (the 300 s window holds the current count first, see the stabilisation tests)
+NO_WINDOW = ScalingRules(0, DEFAULT_SCALE_DOWN.policies)
 
 
 def obs(t, replicas, value, ready=None, target=100.0, **kw):
@@ -44,7 +49,7 @@ def test_docstring_examples_run(module):
     (3, 130.0, 4),    # ceil(3.9)
 ])
 def test_hpa_ratio_and_tolerance(current, value, expected):
-    d = HPA(min_replicas=1, max_replicas=20).decide(obs(0.0, current, value))
+    d = HPA(min_replicas=1, max_replicas=20, scale_down=NO_WINDOW).decide(obs(0.0, current, value))
     assert d.desired == expected
 
 
@@ -80,7 +85,7 @@ def test_hpa_object_and_external_metrics(kind, value, current, ready, expected):
 ])
 def test_hpa_missing_metrics_and_unready_pods(per_replica, replicas, ready, expected, why):
     o = Observation(0.0, replicas, ready, (Metric("m", 100.0, per_replica=per_replica),))
-    assert HPA(max_replicas=20).decide(o).desired == expected, why
+    assert HPA(max_replicas=20, scale_down=NO_WINDOW).decide(o).desired == expected, why
 
 
 def test_hpa_multiple_metrics_highest_wins():
@@ -112,6 +117,25 @@ def test_hpa_scale_down_waits_for_the_300s_window_and_takes_its_highest_recommen
     assert hpa.decide(obs(120.0, 10, 30.0)).desired == 10      # 3
     assert hpa.decide(obs(300.5, 10, 30.0)).desired == 6       # 10 left the window: highest is 6
     assert hpa.decide(obs(360.5, 6, 50.0)).desired == 3        # 6 left too: highest is 3
+
+
+def test_hpa_first_decision_seeds_the_window_with_the_current_count():
+    # horizontal.go, reconcileAutoscaler -> recordInitialRecommendation: the first time the controller
+    # sees an HPA it records the current replica count, so nothing scales down within the first 300 s
+    hpa = HPA()
+    d = hpa.decide(Observation(0, 10, 10, [Metric("m", 100, value=30)]))
+    assert d.desired == 10 and "stabilised from 3 to 10" in d.reason
+    assert hpa.decide(obs(299.0, 10, 30.0)).desired == 10
+    assert hpa.decide(obs(300.5, 10, 30.0)).desired == 3      # the seed left the window
+
+
+def test_hpa_seeds_the_window_on_a_hold_too_but_not_over_a_saved_history():
+    hpa = HPA()
+    assert hpa.decide(obs(0.0, 10, 30.0, fault="error ratio 40.0% above 5.0%")).hold
+    assert hpa.decide(obs(60.0, 10, 30.0)).desired == 10      # seeded by the first reconcile
+    saved = HPA()
+    saved.set_state({"limiter": {"recommendations": [[-400.0, 10]]}})   # history outside the window
+    assert saved.decide(obs(0.0, 10, 30.0)).desired == 3
 
 
 def test_hpa_scale_up_is_not_stabilised():
@@ -154,7 +178,29 @@ def test_hpa_min_policy_and_disabled_direction():
     (1, 100.0, 2),    # below min: brought to min
 ])
 def test_hpa_bounds(current, value, expected):
-    assert HPA(min_replicas=2, max_replicas=6).decide(obs(0.0, current, value)).desired == expected
+    hpa = HPA(min_replicas=2, max_replicas=6, scale_down=NO_WINDOW)
+    assert hpa.decide(obs(0.0, current, value)).desired == expected
+
+
+@pytest.mark.parametrize("kind, value, expected", [
+    ("value", 95.0, 1),    # ratio 0.95 is within the tolerance, but there is nothing to keep: ceil(0.95)
+    ("total", 95.0, 1),    # External AverageValue: usage / (target * 0) is infinite, ceil(95 / 100)
+    ("value", 250.0, 3),
+    ("total", 250.0, 3),
+    ("value", 0.0, 0),     # no load: stay at zero
+    ("total", 0.0, 0),
+])
+def test_hpa_at_zero_replicas_skips_the_tolerance(kind, value, expected):
+    # replica_calculator.go, getUsageRatioReplicaCount: the tolerance applies only when currentReplicas != 0
+    o = Observation(0.0, 0, 0, (Metric("m", 100.0, value=value, kind=kind),))
+    assert replicas_for_metric(o.metrics[0], 0, 0)[0] == expected
+    assert HPA(min_replicas=0, max_replicas=10).decide(o).desired == expected
+
+
+def test_hpa_bounds_cite_the_api():
+    # minReplicas/maxReplicas are fields of HorizontalPodAutoscalerSpec (HPA API)
+    for doc in (_hpa.HPA.__init__.__doc__, _hpa.RateLimiter.limit.__doc__, _hpa.HPA.decide.__doc__):
+        assert "minReplicas" in doc and "maxReplicas" in doc and "HorizontalPodAutoscalerSpec" in doc
 
 
 def test_scaled_to_zero_is_left_alone():
@@ -200,7 +246,7 @@ def test_load_decider_can_switch_policy_keeping_the_limiter():
     hpa = HPA(max_replicas=20)
     hpa.decide(obs(0.0, 10, 100.0))
     pred = load_decider(dump_decider(hpa), policy="predictive")
-    assert isinstance(pred, Predictive) and pred.limiter_.recommendations == [[0.0, 10]]
+    assert isinstance(pred, Predictive) and pred.limiter_.recommendations == [[0.0, 10], [0.0, 10]]   # seed, then 10
 
 
 def test_load_decider_keeps_the_saved_parameters_unless_overridden():
@@ -209,6 +255,22 @@ def test_load_decider_keeps_the_saved_parameters_unless_overridden():
     assert load_decider(saved, min_replicas=2).budget_price_ratio == 10.0
     assert load_decider(saved, budget_price_ratio=15.0).budget_price_ratio == 15.0
     assert Predictive().budget_price_ratio == 15.0
+
+
+def test_restore_decider_takes_the_parameters_given_and_only_the_learned_state():
+    hpa = HPA(max_replicas=20, scale_down=ScalingRules(20, DEFAULT_SCALE_DOWN.policies))
+    hpa.decide(obs(0.0, 10, 100.0))
+    restored = restore_decider(json.loads(json.dumps(dump_decider(hpa))), "hpa", max_replicas=20)
+    assert restored.scale_down == DEFAULT_SCALE_DOWN                     # not the saved 20 s
+    assert restored.limiter_.recommendations == [[0.0, 10], [0.0, 10]]  # the history (seed, 10) is kept
+    pred = Predictive(budget_price_ratio=10.0)
+    pred.budget_ = 1234.0
+    restored = restore_decider(dump_decider(pred), "predictive")
+    assert (restored.budget_price_ratio, restored.budget_) == (15.0, 1234.0)
+    switched = restore_decider(dump_decider(hpa), "predictive")         # another policy: the limiter only
+    assert isinstance(switched, Predictive) and switched.limiter_.recommendations == [[0.0, 10], [0.0, 10]]
+    with pytest.raises(ValueError, match="version"):
+        restore_decider({"policy": "hpa"}, "hpa")
 
 
 # -- faults are not load -----------------------------------------------------------

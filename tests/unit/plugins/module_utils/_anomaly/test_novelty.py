@@ -309,3 +309,20 @@ def test_a_reported_incident_is_no_reference_until_it_recurs():
     assert excluded_after[2199] == [1500]
     assert excluded_after[2200] == []  # the second spike finds it: it recurred, so it is a reference again
     assert not plain.ctx_.excluded_
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"window": 300, "warmup": 20}, {"context": 3, "warmup": 7, "window": 60},
+                                    {"context": 0, "warmup": 30}, {"window": 57}, {"periodic": False}])
+def test_warmup_points_is_where_every_rank_is_warm(kwargs):
+    d = NoveltyDetector(**kwargs)
+    need = d.warmup_points_
+    last_rank = d.ctx_rank_ if d.ctx_ is not None else d.z_rank_  # the rank that warms up last
+    for x in NOISE[:need]:
+        d.surprise_one(x)
+    assert len(last_rank.fifo_) == d.warmup and len(d.z_rank_.fifo_) >= d.warmup
+
+
+@pytest.mark.parametrize("kwargs", [{"window": 56}, {"window": 40}, {"window": 8}])
+def test_a_window_too_short_to_warm_up_never_scores(kwargs):
+    d = NoveltyDetector(**kwargs)
+    assert d.warmup_points_ == math.inf and not d.score(SPIKED).any()

@@ -129,3 +129,15 @@ def test_seasonal_empty_slot_falls_back_to_global_and_short_baseline_is_refused(
         SeasonalBaseline().fit([], [])
     with pytest.raises(ValueError, match="same length"):
         SeasonalBaseline().fit([1.0, 2.0], [1.0])
+
+
+@pytest.mark.parametrize("make", ONLINE)
+def test_warmup_points_is_where_scoring_starts(make):
+    d = make()
+    scores = d.score(SERIES[:400])
+    assert not scores[:d.warmup_points_].any() and (scores[d.warmup_points_:] != 0.0).all()
+
+
+def test_a_window_shorter_than_the_warm_up_never_scores():
+    d = RollingZScore(window=5, warmup=10)
+    assert d.warmup_points_ == math.inf and not d.score(SERIES[:400]).any()
