@@ -20,17 +20,39 @@ import time as _time
 
 from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PrometheusError
 
+# Health and readiness probes are not traffic: their requests are left out of
+# the request rate, the error ratio and the latency (a draining replica answers
+# its readiness probe with 503, which is not an error of the service).
+PROBE_ROUTES = ("/healthz", "/readyz")
+
 # Every query is grouped by service (and replica where it says so).
+# %(traffic)s selects the requests of the job that are not probes.
 QUERIES = {
     "up": 'max by (service, replica) (up{job="%(job)s"})',
     "ready": 'max by (service, replica) (inference_ready{job="%(job)s"})',
-    "requests": 'sum by (service, replica) (rate(inference_requests_total{job="%(job)s"}[%(window)s]))',
-    "errors": 'sum by (service) (rate(inference_requests_total{job="%(job)s", code=~"5.."}[%(window)s]))',
+    # a replica that has answered only probes serves 0 requests/s (not "no samples")
+    "requests": ('sum by (service, replica) (rate(inference_requests_total{%(traffic)s}[%(window)s])) '
+                 'or sum by (service, replica) (rate(inference_requests_total{job="%(job)s"}[%(window)s])) * 0'),
+    "errors": 'sum by (service) (rate(inference_requests_total{%(traffic)s, code=~"5.."}[%(window)s]))',
     "p95": ('histogram_quantile(0.95, sum by (service, le) '
-            '(rate(inference_request_duration_seconds_bucket{job="%(job)s"}[%(window)s])))'),
+            '(rate(inference_request_duration_seconds_bucket{%(traffic)s}[%(window)s])))'),
     "cpu": 'sum by (service, replica) (rate(process_cpu_seconds_total{job="%(job)s"}[%(window)s]))',
     "memory": 'max by (service, replica) (process_resident_memory_bytes{job="%(job)s"})',
 }
+
+
+def traffic_selector(job, probe_routes=PROBE_ROUTES):
+    """The PromQL label matchers of the requests of ``job`` that are not probes.
+
+    >>> traffic_selector("lepton-services")
+    'job="lepton-services", route!~"/healthz|/readyz"'
+    >>> traffic_selector("web", [])
+    'job="web"'
+    """
+    matchers = 'job="%s"' % job
+    if probe_routes:
+        matchers += ', route!~"%s"' % "|".join(probe_routes)
+    return matchers
 
 
 def _finite(value):
@@ -98,15 +120,19 @@ def assemble(results, services, timestamp, job):
     return report
 
 
-def collect(client, services=None, job="lepton-services", window="1m", now=None):
+def collect(client, services=None, job="lepton-services", window="1m", now=None, probe_routes=PROBE_ROUTES):
     """Query ``client`` (a PrometheusClient) at one instant.
+
+    Requests to ``probe_routes`` (RE2 patterns of the ``route`` label) are
+    not counted (see :data:`PROBE_ROUTES`).
 
     Returns ``(records, reason, timestamp)``: {service: record}, why Prometheus
     could not be asked (or None), and the evaluation instant.
     """
     timestamp = float(now if now is not None else _time.time())
     try:
-        results = {name: client.query(q % {"job": job, "window": window}, time=timestamp)
+        values = {"job": job, "window": window, "traffic": traffic_selector(job, probe_routes)}
+        results = {name: client.query(q % values, time=timestamp)
                    for name, q in QUERIES.items()}
     except PrometheusError as exc:
         return {service: no_data(str(exc), timestamp) for service in services or []}, str(exc), timestamp

@@ -40,6 +40,20 @@ options:
         Prometheus duration. Use at least four scrape intervals.
     type: str
     default: 1m
+  probe_routes:
+    description:
+      - Values of the C(route) label (RE2 patterns) whose requests are health
+        or readiness probes, not traffic. They are left out of
+        RV(services.request_rate), RV(services.error_ratio) and
+        RV(services.p95_latency_seconds), so that probes neither count as
+        load nor make a draining replica's C(503) answers to its readiness
+        probe look like errors.
+      - The lepton.aiops.prometheus role leaves the same routes out of its
+        rules (C(prometheus_probe_routes)).
+      - An empty list counts every request.
+    type: list
+    elements: str
+    default: [/healthz, /readyz]
 attributes:
   check_mode:
     support: full
@@ -123,7 +137,9 @@ services:
       type: list
       elements: str
     request_rate:
-      description: Requests per second over O(window), all replicas; null without samples.
+      description:
+        - Requests per second over O(window), all replicas, probes left out (see O(probe_routes)).
+        - 0 when the replicas have answered only probes; null when they have answered nothing yet.
       type: float
     request_rate_per_replica:
       description: Requests per second of each replica.
@@ -144,7 +160,7 @@ services:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PROMETHEUS_ARGUMENT_SPEC, client_from_params
-from ansible_collections.lepton.aiops.plugins.module_utils._service_metrics import collect
+from ansible_collections.lepton.aiops.plugins.module_utils._service_metrics import PROBE_ROUTES, collect
 
 
 def main():
@@ -154,12 +170,14 @@ def main():
             services=dict(type="list", elements="str", default=[]),
             job=dict(type="str", default="lepton-services"),
             window=dict(type="str", default="1m"),
+            probe_routes=dict(type="list", elements="str", default=list(PROBE_ROUTES)),
         ),
         required_together=[["client_cert", "client_key"]],
         supports_check_mode=True,
     )
     p = module.params
-    services, reason, timestamp = collect(client_from_params(p), p["services"], job=p["job"], window=p["window"])
+    services, reason, timestamp = collect(client_from_params(p), p["services"], job=p["job"],
+                                          window=p["window"], probe_routes=p["probe_routes"])
     module.exit_json(changed=False, services=services, reason=reason, timestamp=timestamp)
 
 

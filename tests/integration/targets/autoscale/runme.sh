@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end: load through nginx -> Prometheus -> the autoscale playbook
-# scales 2 -> 4; load drops -> back to 2 after a shortened stabilisation
+# scales 2 -> 4; load stops -> back to 2 after a shortened stabilisation
 # window; not one request through the load balancer fails on the way (the LB
 # follows every change, and drops replicas before they stop);
 # the predictive policy, set up in a config file, scales 2 -> 4 as well;
@@ -49,9 +49,13 @@ ansible-playbook setup.yml -i "$inventory" "$@"
 [ "$(replicas)" -eq 2 ]
 
 loadgen=../../../utils/loadgen.py
-# load RATE NAME: POSTs through nginx at RATE requests/s until $work/stop-NAME exists.
+# load RATE NAME [METHOD PATH]: requests (POST /predict) through nginx at RATE requests/s until
+# $work/stop-NAME exists.
 load() {
-  python "$loadgen" http://127.0.0.1:19795/predict --concurrency 4 --rate "$1" --requests 1 \
+  local body='{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+  [ "${3:-POST}" = POST ] || body=
+  python "$loadgen" "http://127.0.0.1:19795${4:-/predict}" --method "${3:-POST}" --body "$body" \
+    --concurrency 4 --rate "$1" --requests 1 \
     --stop-file "$work/stop-$2" --max-seconds 600 --timeout 10 --output "$work/load-$2.json" > /dev/null &
   load_pid=$!
 }
@@ -76,12 +80,16 @@ autoscale_until 4
 [ "$(decision change)" = up ]
 end up
 
-# Load drops to 1 request/s: once the 1 minute rate asks for fewer replicas, the (20 s) stabilisation
-# window still holds 4; after it, 2.
-load 1 down
+# The load stops. Health probes through nginx go on (5/s, GET /healthz): they are not load (the
+# request rate leaves probe routes out), and not one of them may fail while replicas go. Once the
+# 1 minute rate asks for fewer replicas, the (20 s) stabilisation window still holds 4; after it, 2.
+load 5 down GET /healthz
 until_decided reason "stabilised from"
 [ "$(replicas)" -eq 4 ]
 autoscale_until 2
+# ... and the request rate falls to 0 while the probes go on (counted, they would be 2.5/s per replica).
+until_decided reason "ratio 0.000"
+[ "$(replicas)" -eq 2 ]
 end down
 
 # The predictive policy, chosen with a parameter of its own in the config file, under the same load:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._prometheus_api import PrometheusError
-from ansible_collections.lepton.aiops.plugins.module_utils._service_metrics import QUERIES, collect
+from ansible_collections.lepton.aiops.plugins.module_utils._service_metrics import PROBE_ROUTES, QUERIES, collect, traffic_selector
 
 T = 1764240000.0
 
@@ -32,9 +32,10 @@ HEALTHY = {
 class FakeClient:
     """Answers each query with the canned series of the QUERIES entry it matches."""
 
-    def __init__(self, answers=None, error=None, job="lepton-services", window="1m"):
+    def __init__(self, answers=None, error=None, job="lepton-services", window="1m", probe_routes=PROBE_ROUTES):
         self.answers, self.error, self.asked = answers or {}, error, []
-        self.names = {q % {"job": job, "window": window}: n for n, q in QUERIES.items()}
+        values = {"job": job, "window": window, "traffic": traffic_selector(job, probe_routes)}
+        self.names = {q % values: n for n, q in QUERIES.items()}
 
     def query(self, promql, time=None):
         self.asked.append((promql, time))
@@ -103,3 +104,22 @@ def test_window_and_job_reach_the_queries():
     assert records["demo"]["request_rate"] == 4.0
     assert all('job="custom"' in promql for promql, when in client.asked)
     assert sum("[30s]" in promql for promql, when in client.asked) == 4
+
+
+def test_probes_are_not_traffic():
+    """Requests, errors and latency leave the probe routes out; up, readiness, CPU and memory need not."""
+    client = FakeClient(HEALTHY)
+    collect(client, ["demo"], now=T)
+    probes_out = [promql for promql, when in client.asked if 'route!~"/healthz|/readyz"' in promql]
+    assert len(probes_out) == 3
+    assert all("inference_request" in promql for promql in probes_out)
+
+
+@pytest.mark.parametrize("routes, matcher", [([], None), (["/ping", "/status/.*"], 'route!~"/ping|/status/.*"')])
+def test_probe_routes_reach_the_queries(routes, matcher):
+    client = FakeClient(HEALTHY, probe_routes=routes)
+    assert collect(client, ["demo"], now=T, probe_routes=routes)[0]["demo"]["request_rate"] == 4.0
+    if matcher is None:
+        assert not any("route" in promql for promql, when in client.asked)
+    else:
+        assert sum(matcher in promql for promql, when in client.asked) == 3
