@@ -84,14 +84,18 @@ def base_images(text, buildargs=None):
     ['lepton/base:bookworm']
     >>> base_images('ARG BASE\\nFROM --platform=linux/amd64 $BASE', {'BASE': 'debian:12'})
     ['debian:12']
+    >>> base_images('FROM scratch AS empty\\nARG BASE=debian:12\\nFROM ${BASE:-lepton/base:bookworm}')
+    ['lepton/base:bookworm']
     """
     args, stages, images = {}, set(), []
     buildargs = buildargs or {}
+    seen_from = False
     for keyword, rest in _instructions(text):
-        if keyword == 'ARG' and not stages and not images:
+        if keyword == 'ARG' and not seen_from:
             name, sep, default = rest.partition('=')
             args[name.strip()] = buildargs.get(name.strip(), default.strip().strip('"\'') if sep else '')
         elif keyword == 'FROM':
+            seen_from = True
             words = [w for w in rest.split() if not w.startswith('--')]
             if not words:
                 continue

@@ -98,6 +98,8 @@ def test_split_ref(ref, expected):
     ('ARG V\nFROM app:${V:-2}\n', None, ['app:2']),
     ('FROM a AS build\n# FROM commented:1\nRUN make \\\n  all\nFROM build\nFROM scratch\nFROM --platform=$P b\n', None,
      ['a', 'b']),
+    # an ARG inside a stage (here after FROM scratch) is not a global one: later FROM lines do not see it
+    ('FROM scratch AS empty\nARG BASE=debian:12\nFROM ${BASE:-lepton/base:bookworm}\n', None, ['lepton/base:bookworm']),
 ])
 def test_base_images(text, buildargs, expected):
     assert base_images(text, buildargs) == expected
