@@ -14,8 +14,11 @@ stop at once (starting ones first). A minute violates the SLO when the
 demand exceeds the ready capacity (ready replicas x capacity per replica)
 at any step of that minute. Violation minutes at most ``INCIDENT_GAP`` (3)
 minutes apart form one *incident*; the figures count them and give the
-longest, and for the predictive policy the violation minutes of the
-incidents that start while its replica-time budget is in debt.
+longest, the *onset minutes* (violation minutes in the first scrape delay
++ start-up of each incident: those that no reaction to what the policy
+sees can avoid, only capacity that stands when the incident begins), and
+for the predictive policy the violation minutes of the incidents that
+start while its replica-time budget is in debt.
 
 Capacity per replica, when ``--capacity`` is not given, follows one rule
 that only looks at the past, as an operator would size a service after its
@@ -184,12 +187,14 @@ def simulate(policy, grid, demand, args, capacity, warmup_steps):
     bad_minutes = len(np.unique(minutes[bad]))
     all_minutes = len(np.unique(minutes))
     replica_hours = float(total_hist[scored].sum() * interval / 3600.0)
-    found = incidents(minutes[bad], in_debt[scored][bad])
+    reaction = int(math.ceil((args.scrape_delay + args.startup) / 60.0))
+    found = incidents(minutes[bad], in_debt[scored][bad], onset=reaction)
     return {
         "slo_violation_minutes": int(bad_minutes),
         "incidents": len(found),
-        "longest_incident_minutes": max((length for length, dummy in found), default=0),
-        "violation_minutes_in_debt": sum(length for length, debt in found if debt),
+        "longest_incident_minutes": max((incident[0] for incident in found), default=0),
+        "onset_minutes": sum(incident[2] for incident in found),
+        "violation_minutes_in_debt": sum(incident[0] for incident in found if incident[1]),
         "scored_minutes": int(all_minutes),
         "replica_hours": round(replica_hours, 1),
         "mean_replicas": round(float(total_hist[scored].mean()), 2),
@@ -198,22 +203,28 @@ def simulate(policy, grid, demand, args, capacity, warmup_steps):
     }
 
 
-def incidents(bad_minutes, debt, gap=INCIDENT_GAP):
+def incidents(bad_minutes, debt, gap=INCIDENT_GAP, onset=4):
     """Incidents: runs of violation minutes, merged when at most ``gap`` minutes apart.
 
     ``bad_minutes`` are the minute numbers of the violated steps (in order)
     and ``debt`` whether the policy's budget was in debt at each; returns
-    ``[violation minutes, in debt at its first step]`` per incident.
+    ``[violation minutes, in debt at its first step, violation minutes in
+    its first onset minutes]`` per incident. With ``onset`` = the scrape
+    delay plus the start-up in minutes, the last figure is what a policy
+    that reacts only once it sees the incident cannot avoid: the replicas
+    it asks for then serve ``onset`` minutes after the incident began.
 
     >>> incidents(np.array([3, 4, 7, 20, 20, 21]), np.array([True, True, False, False, False, False]))
-    [[3, True], [2, False]]
+    [[3, True, 2], [2, False, 2]]
     """
-    found, last = [], None
+    found, last, begin = [], None, None
     for minute, flag in zip(bad_minutes.tolist(), debt.tolist()):
         if last is None or minute - last > gap:
-            found.append([0, bool(flag)])
+            found.append([0, bool(flag), 0])
+            begin = minute
         if minute != last:
             found[-1][0] += 1
+            found[-1][2] += minute - begin < onset
         last = minute
     return found
 

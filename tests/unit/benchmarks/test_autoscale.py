@@ -51,6 +51,7 @@ def test_a_step_up_violates_until_the_new_replicas_are_ready(tmp_path, capsys):
     # minutes 1560, 1561, 1562 and 1563 violate
     assert out["hpa"]["slo_violation_minutes"] == 4
     assert out["hpa"]["incidents"] == 1 and out["hpa"]["longest_incident_minutes"] == 4
+    assert out["hpa"]["onset_minutes"] == 4   # all four: no reaction to the step could serve sooner
     assert out["hpa"]["violation_minutes_in_debt"] == 0   # the HPA keeps no budget
     assert "predictive" not in out
 
@@ -81,12 +82,13 @@ def test_set_refuses_what_the_policy_does_not_take(tmp_path, capsys, setting, er
 
 @pytest.mark.parametrize("bad, debt, want", [
     ([], [], []),
-    ([5, 6, 7], [False, True, True], [[3, False]]),
-    ([5, 8, 12, 13], [True, False, False, True], [[2, True], [2, False]]),   # 8 -> 12: four apart, a new one
-    ([5, 5, 6], [True, True, False], [[2, True]]),   # two steps in one minute count once
+    ([5, 6, 7], [False, True, True], [[3, False, 3]]),
+    ([5, 8, 12, 13], [True, False, False, True], [[2, True, 2], [2, False, 2]]),   # 8 -> 12: four apart, a new one
+    ([5, 5, 6], [True, True, False], [[2, True, 2]]),   # two steps in one minute count once
+    ([5, 6, 7, 8, 9, 11], [False] * 6, [[6, False, 4]]),   # onset: minutes 5-8 of the incident that starts at 5
 ])
 def test_incidents_merge_violation_minutes_at_most_three_apart(bad, debt, want):
-    assert autoscale.incidents(np.array(bad, dtype=int), np.array(debt, dtype=bool)) == want
+    assert autoscale.incidents(np.array(bad, dtype=int), np.array(debt, dtype=bool), onset=4) == want
 
 
 def test_default_capacity_comes_from_the_warm_up_only(tmp_path, capsys):
