@@ -12,7 +12,12 @@ Environment: PORT (8000), MODEL_VERSION, INFERENCE_LATENCY_MS and
 INFERENCE_ERROR_RATE (injected faults), INFERENCE_STARTUP_SECONDS (delay before
 ready), INFERENCE_DRAIN_SECONDS (after SIGTERM: not ready, keep serving with
 Connection: close, then exit), INFERENCE_FORCE_UNHEALTHY (never ready; for
-rollback tests).
+rollback tests), INFERENCE_TLS_CERT and INFERENCE_TLS_KEY (PEM files: serve
+HTTPS instead of HTTP on PORT).
+
+`python3 app.py healthcheck` asks the running service's /readyz (over HTTPS
+when INFERENCE_TLS_CERT is set) and exits 0 when it is ready: the image's
+Docker HEALTHCHECK.
 """
 import json
 import math
@@ -20,6 +25,7 @@ import os
 import random
 import resource
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -254,15 +260,54 @@ class Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         """Clients that hang up mid-request are normal; log anything else."""
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        error = sys.exc_info()[1]
+        if isinstance(error, ssl.SSLError):
+            print("TLS handshake with %s:%d failed: %s" % (client_address[0], client_address[1], error), flush=True)
+        elif not isinstance(error, (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
+
+
+def tls_context():
+    """The server's TLS context from INFERENCE_TLS_CERT and INFERENCE_TLS_KEY, None when neither is set."""
+    cert, key = os.environ.get("INFERENCE_TLS_CERT"), os.environ.get("INFERENCE_TLS_KEY")
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        sys.exit("set both INFERENCE_TLS_CERT and INFERENCE_TLS_KEY to serve HTTPS, or neither")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        sys.exit("cannot load the TLS certificate %s and key %s: %s" % (cert, key, exc))
+    return context
+
+
+def healthcheck():
+    """Exit 0 when the service on PORT answers /readyz with 200 (the certificate is not checked: it is us)."""
+    import urllib.request  # pylint: disable=import-outside-toplevel
+    scheme = "https" if os.environ.get("INFERENCE_TLS_CERT") else "http"
+    unverified = ssl.create_default_context()
+    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+    url = "%s://127.0.0.1:%s/readyz" % (scheme, os.environ.get("PORT", "8000"))
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=unverified) as response:
+            return 0 if response.status == 200 else 1
+    except OSError as exc:
+        print("%s: %s" % (url, exc))
+        return 1
 
 
 def main():
     global STATE
+    context = tls_context()
     STATE = State()
     port = int(os.environ.get("PORT", "8000"))
     server = Server(("0.0.0.0", port), Handler)
+    if context is not None:
+        # The handshake happens in the request's thread, on its first read,
+        # so a slow client never holds up the accept loop.
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     drain = env_float("INFERENCE_DRAIN_SECONDS", 2)
 
     def on_term(_signum, _frame):
@@ -273,10 +318,11 @@ def main():
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    print("serving %s version %s on :%d" % (STATE.model.name, STATE.version, port), flush=True)
+    print("serving %s version %s on :%d (%s)" % (STATE.model.name, STATE.version, port,
+                                                 "https" if context else "http"), flush=True)
     server.serve_forever()
     print("drained and stopped", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(healthcheck() if sys.argv[1:] == ["healthcheck"] else main())

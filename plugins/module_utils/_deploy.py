@@ -69,6 +69,25 @@ def parse_memory(value):
     return int(text)
 
 
+def volume_bind(text):
+    """``SOURCE:TARGET[:ro|rw]`` checked and normalised (``rw`` when no mode is given).
+
+    SOURCE is an absolute host path or a named volume, TARGET an absolute
+    path in the container.
+
+    >>> volume_bind('/etc/lepton/pki/issued/inference:/run/tls:ro')
+    '/etc/lepton/pki/issued/inference:/run/tls:ro'
+    >>> volume_bind('models:/srv/models')
+    'models:/srv/models:rw'
+    """
+    parts = str(text).split(':')
+    if len(parts) == 2:
+        parts.append('rw')
+    if len(parts) != 3 or not parts[0] or not parts[1].startswith('/') or parts[2] not in ('ro', 'rw'):
+        raise DeployError('volumes: expected SOURCE:TARGET[:ro|rw] with an absolute TARGET, got %r' % (text,))
+    return ':'.join(parts)
+
+
 def desired_spec(params, image_id, image_user=None):
     """The container spec every replica of the service must have, and its hash.
 
@@ -84,6 +103,8 @@ def desired_spec(params, image_id, image_user=None):
         security_opt=list(params.get('security_opts') or []),
         tmpfs=dict(params.get('tmpfs') or {}),
     )
+    if params.get('volumes'):
+        host_config['binds'] = [volume_bind(v) for v in params['volumes']]
     if params.get('cpus'):
         host_config['nano_cpus'] = int(float(params['cpus']) * 1e9)
     if params.get('memory'):
@@ -176,13 +197,19 @@ def free_slots(taken, how_many):
 
 
 # Effects -------------------------------------------------------------------
-def http_ready(address, port, path, timeout=2.0):
-    """(ready, detail) from one GET of the readiness path."""
+def http_ready(address, port, path, timeout=2.0, scheme='http'):
+    """(ready, detail) from one GET of the readiness path.
+
+    Over C(https) the replica's certificate is not verified, as the kubelet
+    does not verify it for an HTTPS probe: the probe asks whether the replica
+    answers, the clients that use it verify who it is.
+    """
     host = '127.0.0.1' if address in ('0.0.0.0', '') else address
     if ':' in host and not host.startswith('['):
         host = '[%s]' % host
     try:
-        with open_url('http://%s:%d%s' % (host, port, path), timeout=timeout, use_proxy=False) as response:
+        with open_url('%s://%s:%d%s' % (scheme, host, port, path), timeout=timeout, use_proxy=False,
+                      validate_certs=False) as response:
             return response.status == 200, 'HTTP %d' % response.status
     except HTTPError as exc:
         return False, 'HTTP %d' % exc.code
@@ -382,7 +409,8 @@ class Deployer:
                     detail[name] = 'Docker healthcheck unhealthy%s' % (': ' + log[:200] if log else '')
                     continue
                 if path:
-                    ready, detail[name] = self.probe(self.params['bind_address'], self.port_of(replica['slot']), path)
+                    ready, detail[name] = self.probe(self.params['bind_address'], self.port_of(replica['slot']), path,
+                                                     scheme=self.params.get('readiness_scheme') or 'http')
                 else:
                     ready = health in (None, 'healthy')
                     detail[name] = 'Docker health %s' % health
@@ -439,6 +467,7 @@ DEPLOY_ARGUMENT_SPEC = dict(
     memory=dict(type='str'),
     gpus=dict(type='str'),
     readiness_path=dict(type='str', default='/readyz'),
+    readiness_scheme=dict(type='str', choices=['http', 'https'], default='http'),
     health_timeout=dict(type='float', default=60),
     batch_size=dict(type='int', default=1),
     rollback=dict(type='bool', default=True),
@@ -450,6 +479,7 @@ DEPLOY_ARGUMENT_SPEC = dict(
     network=dict(type='str'),
     user=dict(type='str'),
     tmpfs=dict(type='dict', default={'/tmp': 'size=64m'}),
+    volumes=dict(type='list', elements='str', default=[]),
     security_opts=dict(type='list', elements='str', default=['no-new-privileges']),
     **CONTAINER_ARGUMENT_SPEC
 )

@@ -94,6 +94,15 @@ options:
       - Set to an empty string to rely on Docker's healthcheck status only.
     type: str
     default: /readyz
+  readiness_scheme:
+    description:
+      - How O(readiness_path) is probed. With V(https) the replica's
+        certificate is not verified, as the kubelet does not verify it for an
+        HTTPS probe; the clients that use the replica (a load balancer with
+        C(tls) upstreams) verify it.
+    type: str
+    choices: [http, https]
+    default: http
   health_timeout:
     description: Seconds a new replica has to become ready before the rollout is rolled back.
     type: float
@@ -158,6 +167,15 @@ options:
     description: tmpfs mounts, path to options.
     type: dict
     default: {/tmp: 'size=64m'}
+  volumes:
+    description:
+      - Bind mounts and named volumes, C(SOURCE:TARGET[:ro|rw]) (C(rw) when
+        no mode is given); SOURCE is an absolute host path or a volume name,
+        TARGET an absolute path in the container.
+      - Part of the replica spec, so a change rolls the replicas.
+    type: list
+    elements: str
+    default: []
   security_opts:
     description: Docker security options.
     type: list
@@ -191,6 +209,18 @@ EXAMPLES = r"""
     published_port_start: 8101
     batch_size: 2
     health_timeout: 30
+
+- name: Serve HTTPS from the replicas, with a certificate issued for uid 10001 (lepton.aiops.pki)
+  lepton.aiops.service_deploy:
+    name: inference
+    image: lepton/inference-demo:1.0
+    replicas: 3
+    published_port_start: 8101
+    volumes: [/etc/lepton/pki/issued/inference-replicas:/run/tls:ro]
+    env:
+      INFERENCE_TLS_CERT: /run/tls/inference-replicas.crt
+      INFERENCE_TLS_KEY: /run/tls/inference-replicas.key
+    readiness_scheme: https
 
 - name: Remove the service
   lepton.aiops.service_deploy:

@@ -6,8 +6,8 @@ import doctest
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
-    DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, moved, parse_memory, plan_rollout,
-    version_of)
+    DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, http_ready, moved, parse_memory,
+    plan_rollout, version_of, volume_bind)
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import NOBODY, run_as
 from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import ServiceBusy, read_record, service_lock
 
@@ -110,6 +110,43 @@ def test_spec_healthcheck_in_nanoseconds():
     assert spec['healthcheck'] == dict(test=['CMD', 'true'], interval=2000000000, timeout=1500000000, retries=3)
 
 
+def test_spec_volumes_are_binds_and_part_of_the_hash():
+    spec = desired_spec(params(volumes=['/etc/tls:/run/tls:ro', 'models:/srv/models']), 'sha256:a')
+    assert spec['host_config']['binds'] == ['/etc/tls:/run/tls:ro', 'models:/srv/models:rw']
+    assert 'binds' not in desired_spec(params(), 'sha256:a')['host_config']
+    assert spec['hash'] != desired_spec(params(), 'sha256:a')['hash']
+
+
+@pytest.mark.parametrize('text', ['/etc/tls', '/etc/tls:run/tls', ':/run/tls', '/etc/tls:/run/tls:rx', 'a:/b:ro:z'])
+def test_volume_bind_says_what_is_wrong(text):
+    with pytest.raises(DeployError, match='SOURCE:TARGET'):
+        volume_bind(text)
+
+
+def test_volume_bind_examples_run():
+    runner = doctest.DocTestRunner()
+    for example in doctest.DocTestFinder().find(volume_bind, 'volume_bind', globs={'volume_bind': volume_bind}):
+        runner.run(example)
+    assert runner.tries > 0 and runner.failures == 0
+
+
+@pytest.mark.parametrize('scheme', ['http', 'https'])
+def test_the_readiness_probe_uses_the_scheme_asked_for(scheme):
+    client = FakeClient()
+    seen = []
+
+    def probe(address, port, path, scheme):
+        seen.append((address, port, path, scheme))
+        return True, 'HTTP 200'
+    Deployer(client, params(replicas=1, readiness_scheme=scheme), probe=probe, sleep=lambda s: None).run()
+    assert seen == [('127.0.0.1', 18080, '/readyz', scheme)]
+
+
+def test_http_ready_reports_a_refused_connection_without_raising():
+    ready, detail = http_ready('127.0.0.1', 1, '/readyz', timeout=1, scheme='https')
+    assert ready is False and detail
+
+
 @pytest.mark.parametrize('replicas, count, retire, expect', [
     # Nothing there: start them all.
     ([], 3, True, dict(start=3, keep=[], stale=[], scale_down=[], changed=True)),
@@ -189,7 +226,7 @@ class FakeClient:
 
 
 def probe_for(client):
-    def probe(_address, port, _path):
+    def probe(_address, port, _path, scheme='http'):
         name = next(n for n, c in client.containers_.items()
                     if c['HostConfig']['PortBindings']['8000/tcp'][0]['HostPort'] == str(port))
         ready = name not in client.never_ready
