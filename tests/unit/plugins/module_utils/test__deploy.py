@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import doctest
+import http.server
+import ssl
+import threading
 
 import pytest
 
 from ansible_collections.lepton.aiops.plugins.module_utils._deploy import (
     DEPLOY_ARGUMENT_SPEC, Deployer, DeployError, desired_spec, free_slots, http_ready, moved, parse_memory,
     plan_rollout, version_of, volume_bind)
+from ansible_collections.lepton.aiops.plugins.module_utils import _pki as pki
 from ansible_collections.lepton.aiops.plugins.module_utils._docker import NOBODY, run_as
 from ansible_collections.lepton.aiops.plugins.module_utils._service_guard import ServiceBusy, read_record, service_lock
 
@@ -144,6 +148,38 @@ def test_the_readiness_probe_uses_the_scheme_asked_for(scheme):
 
 def test_http_ready_reports_a_refused_connection_without_raising():
     ready, detail = http_ready('127.0.0.1', 1, '/readyz', timeout=1, scheme='https')
+    assert ready is False and detail
+
+
+@pytest.fixture
+def https_replica(tmp_path):
+    """A local HTTPS server with a self-signed certificate no one trusts: 200 on /readyz, 503 elsewhere."""
+    paths = dict(certificate=str(tmp_path / 'r.crt'), key=str(tmp_path / 'r.key'))
+    pki.ensure(paths, pki.Request('replica', sans=['IP:127.0.0.1'], usage='ca', key_type='ec'))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if self.path == '/readyz' else 503)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(paths['certificate'], paths['key'])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_https_probe_asks_a_replica_whose_certificate_no_one_trusts(https_replica):
+    assert http_ready('127.0.0.1', https_replica, '/readyz', scheme='https') == (True, 'HTTP 200')
+    assert http_ready('127.0.0.1', https_replica, '/other', scheme='https') == (False, 'HTTP 503')
+    ready, detail = http_ready('127.0.0.1', https_replica, '/readyz', scheme='http')
     assert ready is False and detail
 
 
